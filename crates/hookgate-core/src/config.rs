@@ -1,0 +1,405 @@
+//! Configuration: the typed shape of `config/hookgate.toml`, loading it with figment
+//! (file, then `HOOKGATE_<SECTION>__<KEY>` environment overrides) and validating it.
+//!
+//! Every field is documented here and mirrored, commented, in the shipped TOML. Unknown keys
+//! are errors, so a typo never silently falls back to a default.
+
+use std::{collections::BTreeMap, path::Path, time::Duration};
+
+use bytesize::ByteSize;
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::provider::ProviderRegistry;
+
+/// Default location of the config file, relative to the working directory.
+pub const DEFAULT_PATH: &str = "config/hookgate.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP listener.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Postgres: dedup keys and the outbox.
+    pub database: DatabaseConfig,
+    /// RabbitMQ: where accepted events are published.
+    pub amqp: AmqpConfig,
+    /// Group-commit writer tuning.
+    #[serde(default)]
+    pub writer: WriterConfig,
+    /// Relay (outbox -> RabbitMQ) tuning.
+    #[serde(default)]
+    pub relay: RelayConfig,
+    /// How long event keys and bodies are kept.
+    #[serde(default)]
+    pub retention: RetentionConfig,
+    /// Providers by name; the name is the path segment of `POST /webhooks/{name}`.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// actix worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// How long shutdown waits for in-flight requests before closing them.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8080".into(),
+            workers: 0,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Postgres connection URL.
+    pub url: String,
+    /// Maximum connections in the pool (writer, relay, retention and health share it).
+    #[serde(default = "default_pool_max")]
+    pub pool_max: u32,
+    /// How long a request for a pooled connection waits before the database counts as down.
+    #[serde(default = "default_acquire_timeout", with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+fn default_pool_max() -> u32 {
+    8
+}
+
+fn default_acquire_timeout() -> Duration {
+    Duration::from_secs(2)
+}
+
+/// `[amqp]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpConfig {
+    /// AMQP URL, e.g. `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    pub url: String,
+    /// Durable topic exchange the events are published to; declared at start.
+    #[serde(default = "default_exchange")]
+    pub exchange: String,
+    /// Routing-key template over `{provider}` and `{event_type}`.
+    #[serde(default = "default_routing_key")]
+    pub routing_key: String,
+    /// Queues (and their bindings) declared at start; optional.
+    #[serde(default)]
+    pub queues: Vec<QueueConfig>,
+}
+
+fn default_exchange() -> String {
+    "hookgate.events".into()
+}
+
+fn default_routing_key() -> String {
+    "{provider}.{event_type}".into()
+}
+
+/// One `[[amqp.queues]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Queue name (durable).
+    pub name: String,
+    /// Topic binding patterns on the exchange, e.g. `stripe.invoice.*`, `groq.#`.
+    #[serde(default)]
+    pub bindings: Vec<String>,
+    /// Also declare `<name>.dlq` and dead-letter rejected messages to it.
+    #[serde(default)]
+    pub dead_letter: bool,
+}
+
+/// `[writer]`: the group-commit batch writer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WriterConfig {
+    /// Most events committed in one transaction. 1 disables group commit.
+    pub batch_max: usize,
+    /// Verified events waiting for the writer; when full, requests answer 503.
+    pub queue_capacity: usize,
+    /// Transactions committed concurrently (each is one batch).
+    pub concurrency: usize,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            batch_max: 512,
+            queue_capacity: 8192,
+            concurrency: 2,
+        }
+    }
+}
+
+/// `[relay]`: publishes committed events to RabbitMQ.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RelayConfig {
+    /// Rows claimed (and publishes in flight awaiting confirms) per round.
+    pub batch_max: i64,
+    /// Periodic sweep for rows that were not published right after commit.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+    /// First reconnect delay after the broker connection is lost; doubles up to 30 s.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_backoff: Duration,
+    /// A row claimed by a relay that died is retried after this long.
+    #[serde(with = "humantime_serde")]
+    pub claim_timeout: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            batch_max: 512,
+            sweep_interval: Duration::from_secs(1),
+            reconnect_backoff: Duration::from_millis(200),
+            claim_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[retention]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Dedup window: event keys older than this are purged (a retry after it is new again).
+    #[serde(with = "humantime_serde")]
+    pub events: Duration,
+    /// Bodies of published events may be dropped after this (must be <= `events`).
+    #[serde(with = "humantime_serde")]
+    pub payloads: Duration,
+    /// How often the purge runs.
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let week = Duration::from_secs(7 * 24 * 3600);
+        Self {
+            events: week,
+            payloads: week,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Signature scheme of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemeKind {
+    /// HMAC over a templated payload; signature in one header.
+    Hmac,
+    /// Standard Webhooks (Svix): `webhook-signature: v1,<base64> ...`, `whsec_` secrets.
+    StandardWebhooks,
+    /// Stripe: `Stripe-Signature: t=<ts>,v1=<hex>[,v1=<hex>]`.
+    Stripe,
+}
+
+/// HMAC hash function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// HMAC-SHA256
+    Sha256,
+    /// HMAC-SHA512
+    Sha512,
+    /// HMAC-SHA1 (legacy signers only)
+    Sha1,
+}
+
+/// Text encoding of the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Hexadecimal (either case).
+    Hex,
+    /// Standard base64 with padding.
+    Base64,
+}
+
+/// One name or several (the first present header wins).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single header name.
+    One(String),
+    /// Several header names, tried in order.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The names, in order.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// `[providers.<name>]`: every scheme field is optional when a preset fills it; a field set
+/// beside a preset overrides the preset's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Built-in preset name (`groq`, `vastai`, `standard-webhooks`/`svix`, `stripe`,
+    /// `github`, `slack`, `shopify`).
+    pub preset: Option<String>,
+    /// `hmac` | `standard-webhooks` | `stripe`.
+    pub scheme: Option<SchemeKind>,
+    /// `sha256` | `sha512` | `sha1`.
+    pub algorithm: Option<Algorithm>,
+    /// Header carrying the signature; a list means "first present wins".
+    pub signature_header: Option<OneOrMany>,
+    /// Prefix stripped from the signature before decoding, when present (e.g. `sha256=`).
+    pub signature_prefix: Option<String>,
+    /// `hex` | `base64`.
+    pub encoding: Option<Encoding>,
+    /// Header carrying the unix-seconds timestamp; without it there is no replay window.
+    pub timestamp_header: Option<OneOrMany>,
+    /// Header whose value fills `{id}` in `signed_payload`.
+    pub id_header: Option<String>,
+    /// Template of the signed bytes over `{timestamp}`, `{id}` and `{body}`.
+    pub signed_payload: Option<String>,
+    /// Accepted clock difference, both into the past and the future.
+    #[serde(default, with = "humantime_serde")]
+    pub tolerance: Option<Duration>,
+    /// Event-ID sources, first present wins: `header:<name>` or `json:<pointer>`.
+    pub event_id: Option<Vec<String>>,
+    /// Event-type sources, first present wins: `header:<name>` or `json:<pointer>`.
+    pub event_type: Option<Vec<String>>,
+    /// Largest accepted body, e.g. `1MiB`.
+    pub max_body: Option<ByteSize>,
+    /// Names of environment variables holding secrets; several = rotation.
+    #[serde(default)]
+    pub secrets_env: Vec<String>,
+    /// Inline secrets (development only; a warning is logged).
+    #[serde(default)]
+    pub secrets: Vec<SecretString>,
+}
+
+/// A configuration problem, naming the offending key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file or environment could not be read or did not match the schema.
+    #[error("{0}")]
+    Load(Box<figment::Error>),
+    /// A value is present but not acceptable.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// Dotted key path, e.g. `providers.acme.signed_payload`.
+        key: String,
+        /// What is wrong (never a secret value).
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<figment::Error> for ConfigError {
+    fn from(e: figment::Error) -> Self {
+        ConfigError::Load(Box::new(e))
+    }
+}
+
+/// The figment layers: the file (if it exists), then `HOOKGATE_*` environment overrides.
+pub fn figment(path: &Path) -> Figment {
+    Figment::new()
+        .merge(Toml::file_exact(path))
+        .merge(Env::prefixed("HOOKGATE_").split("__").ignore(&["config"]))
+}
+
+/// Load and validate the configuration at `path`, resolving secrets from the environment.
+pub fn load(path: &Path) -> Result<(Config, ProviderRegistry), ConfigError> {
+    from_figment(figment(path))
+}
+
+/// Extract and validate from an already layered figment (tests use this with `Jail`).
+pub fn from_figment(figment: Figment) -> Result<(Config, ProviderRegistry), ConfigError> {
+    let config: Config = figment.extract()?;
+    let registry = config.validate(|name| std::env::var(name).ok())?;
+    Ok((config, registry))
+}
+
+impl Config {
+    /// Check everything that serde cannot and build the provider registry. `env` looks up
+    /// the secret variables named by `secrets_env`.
+    pub fn validate(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ProviderRegistry, ConfigError> {
+        crate::template::RoutingKey::parse(&self.amqp.routing_key)
+            .map_err(|reason| ConfigError::invalid("amqp.routing_key", reason))?;
+        if self.amqp.exchange.is_empty() {
+            return Err(ConfigError::invalid("amqp.exchange", "must not be empty"));
+        }
+        if self.writer.batch_max == 0 {
+            return Err(ConfigError::invalid(
+                "writer.batch_max",
+                "must be at least 1",
+            ));
+        }
+        if self.writer.queue_capacity == 0 {
+            return Err(ConfigError::invalid(
+                "writer.queue_capacity",
+                "must be at least 1",
+            ));
+        }
+        if self.writer.concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "writer.concurrency",
+                "must be at least 1",
+            ));
+        }
+        if self.relay.batch_max < 1 {
+            return Err(ConfigError::invalid(
+                "relay.batch_max",
+                "must be at least 1",
+            ));
+        }
+        if self.retention.payloads > self.retention.events {
+            return Err(ConfigError::invalid(
+                "retention.payloads",
+                "must not be longer than retention.events",
+            ));
+        }
+        for (i, q) in self.amqp.queues.iter().enumerate() {
+            if q.name.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("amqp.queues[{i}].name"),
+                    "must not be empty",
+                ));
+            }
+        }
+        ProviderRegistry::from_config(&self.providers, env)
+    }
+}

@@ -1,0 +1,184 @@
+//! Configuration loading with `figment::Jail`: the file, environment overrides, and every
+//! validation error naming its key.
+
+// `Jail::expect_with` fixes the closure's error type to `figment::Error`.
+#![allow(clippy::result_large_err)]
+
+use std::path::Path;
+
+use figment::Jail;
+use hookgate_core::config::{self, ConfigError};
+
+const BASE: &str = r#"
+[database]
+url = "postgres://postgres@127.0.0.1:5432/hookgate"
+
+[amqp]
+url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+
+[providers.groq]
+preset = "groq"
+secrets_env = ["GROQ_WEBHOOK_SECRET"]
+"#;
+
+fn load_err(jail: &mut Jail, toml: &str) -> String {
+    jail.create_file("hookgate.toml", toml).expect("write");
+    let err = config::load(Path::new("hookgate.toml")).expect_err("config must be rejected");
+    err.to_string()
+}
+
+#[test]
+fn file_then_env_overrides() {
+    Jail::expect_with(|jail| {
+        jail.create_file("hookgate.toml", BASE)?;
+        jail.set_env("GROQ_WEBHOOK_SECRET", "s3cret-value");
+        jail.set_env("HOOKGATE_DATABASE__URL", "postgres://other/db");
+        jail.set_env("HOOKGATE_SERVER__LISTEN", "127.0.0.1:9999");
+        jail.set_env("HOOKGATE_RETENTION__EVENTS", "3d");
+        jail.set_env("HOOKGATE_RETENTION__PAYLOADS", "1d");
+        jail.set_env("HOOKGATE_PROVIDERS__GROQ__MAX_BODY", "2MiB");
+        jail.set_env("HOOKGATE_CONFIG", "ignored-by-the-loader.toml");
+        let (cfg, registry) = config::load(Path::new("hookgate.toml")).expect("loads");
+        assert_eq!(cfg.database.url, "postgres://other/db");
+        assert_eq!(cfg.server.listen, "127.0.0.1:9999");
+        assert_eq!(cfg.retention.events.as_secs(), 3 * 86400);
+        assert_eq!(
+            registry.get("groq").expect("groq").max_body(),
+            2 * 1024 * 1024
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn the_shipped_config_loads_with_its_secrets_set() {
+    Jail::expect_with(|jail| {
+        for var in [
+            "GROQ_WEBHOOK_SECRET",
+            "VASTAI_WEBHOOK_SECRET",
+            "VASTAI_WEBHOOK_SECRET_PREVIOUS",
+        ] {
+            jail.set_env(var, "dev-secret");
+        }
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hookgate.toml");
+        let (cfg, registry) = config::load(&shipped).expect("shipped config is valid");
+        assert!(registry.get("groq").is_some() && registry.get("vastai").is_some());
+        assert_eq!(cfg.amqp.routing_key, "{provider}.{event_type}");
+        Ok(())
+    });
+}
+
+#[test]
+fn every_validation_error_names_its_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("GROQ_WEBHOOK_SECRET", "s3cret-value");
+        let cases: &[(&str, &str)] = &[
+            ("[server]\nlisten = \"0.0.0.0:1\"\ntypo = 1\n", "typo"),
+            (
+                "[providers.acme]\npreset = \"paypal\"\nsecrets = [\"x\"]\n",
+                "providers.acme.preset",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\nsecrets_env = [\"HOOKGATE_TEST_UNSET_VAR\"]\n",
+                "HOOKGATE_TEST_UNSET_VAR",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\n",
+                "providers.acme.secrets_env",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\nsigned_payload = \"{ts}.{body}\"\nsecrets = [\"x\"]\n",
+                "providers.acme.signed_payload",
+            ),
+            (
+                "[providers.acme]\nscheme = \"hmac\"\nsignature_header = \"x-s\"\nsigned_payload = \"{timestamp}.{body}\"\nsecrets = [\"x\"]\n",
+                "providers.acme.signed_payload",
+            ),
+            (
+                "[providers.acme]\nscheme = \"hmac\"\nsecrets = [\"x\"]\n",
+                "providers.acme.signature_header",
+            ),
+            (
+                "[providers.acme]\nsignature_header = \"x-s\"\nsecrets = [\"x\"]\n",
+                "providers.acme.scheme",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\nevent_id = [\"query:id\"]\nsecrets = [\"x\"]\n",
+                "providers.acme.event_id",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\nsecrets = [\"\"]\n",
+                "providers.acme.secrets",
+            ),
+            (
+                "[providers.acme]\npreset = \"svix\"\nsecrets = [\"whsec_!!!\"]\n",
+                "providers.acme.secrets[0]",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\nsecrets = [\"x\"]\nbogus = 1\n",
+                "bogus",
+            ),
+            (
+                "[providers.Acme]\npreset = \"groq\"\nsecrets = [\"x\"]\n",
+                "providers.Acme",
+            ),
+            (
+                "[providers.acme]\npreset = \"groq\"\ntolerance = \"five minutes\"\nsecrets = [\"x\"]\n",
+                "tolerance",
+            ),
+            (
+                "[retention]\nevents = \"1d\"\npayloads = \"2d\"\n",
+                "retention.payloads",
+            ),
+            ("[writer]\nbatch_max = 0\n", "writer.batch_max"),
+        ];
+        for (extra, key) in cases {
+            let msg = load_err(jail, &format!("{BASE}\n{extra}"));
+            assert!(
+                msg.contains(key),
+                "error for {extra:?} should name {key:?}: {msg}"
+            );
+            assert!(!msg.contains("s3cret-value"), "error leaks a secret: {msg}");
+        }
+        let bad_key = load_err(
+            jail,
+            &BASE
+                .replace("{provider}", "")
+                .replace("[amqp]\n", "[amqp]\nrouting_key = \"{provider}.{oops}\"\n"),
+        );
+        assert!(bad_key.contains("amqp.routing_key"), "{bad_key}");
+        Ok(())
+    });
+}
+
+#[test]
+fn inline_secrets_are_flagged_and_debug_is_redacted() {
+    Jail::expect_with(|jail| {
+        jail.create_file(
+            "hookgate.toml",
+            &format!(
+                "{BASE}\n[providers.dev]\npreset = \"github\"\nsecrets = [\"inline-dev-secret\"]\n"
+            ),
+        )?;
+        jail.set_env("GROQ_WEBHOOK_SECRET", "s3cret-value");
+        let (cfg, registry) = config::load(Path::new("hookgate.toml")).expect("loads");
+        assert!(registry.get("dev").expect("dev").has_inline_secrets());
+        assert!(!registry.get("groq").expect("groq").has_inline_secrets());
+        let shown = format!("{cfg:?} {registry:?}");
+        assert!(
+            !shown.contains("inline-dev-secret") && !shown.contains("s3cret-value"),
+            "{shown}"
+        );
+        Ok(())
+    });
+}
+
+#[test]
+fn missing_file_is_an_error_naming_it() {
+    Jail::expect_with(|_| {
+        let err = config::load(Path::new("nowhere.toml")).expect_err("missing file");
+        assert!(matches!(err, ConfigError::Load(_)));
+        assert!(err.to_string().contains("nowhere.toml"), "{err}");
+        Ok(())
+    });
+}
