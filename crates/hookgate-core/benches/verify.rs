@@ -15,9 +15,21 @@ const NOW: i64 = 1_700_000_000;
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify_1KiB");
-    for name in ["groq", "vastai", "standard-webhooks", "stripe", "github", "slack", "shopify"] {
+    for name in [
+        "groq",
+        "vastai",
+        "standard-webhooks",
+        "stripe",
+        "github",
+        "slack",
+        "shopify",
+    ] {
         assert!(preset::NAMES.contains(&name));
-        let secret = if name == "standard-webhooks" { "whsec_dGVzdC1zZWNyZXQ=" } else { "test-secret" };
+        let secret = if name == "standard-webhooks" {
+            "whsec_dGVzdC1zZWNyZXQ="
+        } else {
+            "test-secret"
+        };
         let toml = format!("[p]\npreset = \"{name}\"\nsecrets = [\"{secret}\"]\n");
         let tables: BTreeMap<String, ProviderConfig> =
             Figment::from(Toml::string(&toml)).extract().expect("table");

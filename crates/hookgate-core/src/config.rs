@@ -162,9 +162,8 @@ pub struct RelayConfig {
     /// First reconnect delay after the broker connection is lost; doubles up to 30 s.
     #[serde(with = "humantime_serde")]
     pub reconnect_backoff: Duration,
-    /// A row claimed by a relay that died is retried after this long.
-    #[serde(with = "humantime_serde")]
-    pub claim_timeout: Duration,
+    /// Confirm-mode channels publishing in parallel, each claiming its own rows.
+    pub concurrency: usize,
 }
 
 impl Default for RelayConfig {
@@ -173,7 +172,7 @@ impl Default for RelayConfig {
             batch_max: 512,
             sweep_interval: Duration::from_secs(1),
             reconnect_backoff: Duration::from_millis(200),
-            claim_timeout: Duration::from_secs(30),
+            concurrency: 2,
         }
     }
 }
@@ -377,6 +376,12 @@ impl Config {
         if self.writer.concurrency == 0 {
             return Err(ConfigError::invalid(
                 "writer.concurrency",
+                "must be at least 1",
+            ));
+        }
+        if self.relay.concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "relay.concurrency",
                 "must be at least 1",
             ));
         }

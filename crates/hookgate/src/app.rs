@@ -1,0 +1,181 @@
+//! [`Application`]: builds the pool, writer, relay, retention task and HTTP server from a
+//! validated config, and runs them until the shutdown token is cancelled.
+//!
+//! Shutdown order is what makes "acknowledged means durable" hold on SIGTERM: stop
+//! accepting and let in-flight requests finish, then let the writer commit what it holds,
+//! then let the relay finish its confirms (and a last drain round).
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use anyhow::Context;
+use hookgate_core::{ProviderRegistry, config::Config};
+use sqlx::PgPool;
+use tokio::{sync::watch, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    db,
+    http::{self, AppState},
+    metrics::Metrics,
+    relay::{BrokerState, Relay},
+    retention,
+    writer::BatchWriter,
+};
+
+/// Start-up choices that are not part of the config file.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Create the database if missing and apply migrations before serving.
+    pub migrate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { migrate: true }
+    }
+}
+
+/// A built, bound, not yet running gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: PgPool,
+    metrics: Metrics,
+    broker: BrokerState,
+    writer_task: JoinHandle<()>,
+    writer_stop: CancellationToken,
+    relay_task: JoinHandle<()>,
+    relay_stop: CancellationToken,
+    retention_task: JoinHandle<()>,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Bind the listener and start the background parts. The gateway keeps running while
+    /// the broker is down; the database must be reachable only when `migrate` is on.
+    pub async fn build(
+        config: Config,
+        registry: ProviderRegistry,
+        options: Options,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        for provider in registry.iter().filter(|p| p.has_inline_secrets()) {
+            tracing::warn!(provider = %provider.name(), "inline secrets in the config file; use secrets_env in production");
+        }
+        if options.migrate {
+            db::create_if_missing(&config.database.url).await?;
+        }
+        let pool = db::pool(&config.database)?;
+        if options.migrate {
+            db::migrate(&pool).await?;
+        }
+        let config = Arc::new(config);
+        let metrics = Metrics::new();
+        let broker = BrokerState::default();
+
+        let (committed_tx, committed_rx) = watch::channel(0u64);
+        let writer_stop = CancellationToken::new();
+        let (writer, writer_task) = BatchWriter::spawn(
+            pool.clone(),
+            &config.writer,
+            metrics.clone(),
+            committed_tx,
+            writer_stop.clone(),
+        );
+        let relay = Relay::new(
+            pool.clone(),
+            config.clone(),
+            metrics.clone(),
+            committed_rx,
+            broker.clone(),
+        )?;
+        let relay_stop = CancellationToken::new();
+        let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
+        let retention_task = tokio::spawn(retention::run(
+            pool.clone(),
+            config.retention.clone(),
+            shutdown.child_token(),
+        ));
+
+        let listener = TcpListener::bind(&config.server.listen)
+            .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            registry: Arc::new(registry),
+            writer,
+            pool: pool.clone(),
+            broker: broker.clone(),
+            metrics: metrics.clone(),
+        };
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(state.clone()))
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs());
+        if config.server.workers > 0 {
+            server = server.workers(config.server.workers);
+        }
+        tracing::info!(port, "listening");
+        Ok(Self {
+            port,
+            server: server.run(),
+            pool,
+            metrics,
+            broker,
+            writer_task,
+            writer_stop,
+            relay_task,
+            relay_stop,
+            retention_task,
+            shutdown,
+        })
+    }
+
+    /// The bound port (useful with `listen = "127.0.0.1:0"`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The database pool the gateway uses.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The relay's broker state.
+    pub fn broker(&self) -> &BrokerState {
+        &self.broker
+    }
+
+    /// Serve until the shutdown token is cancelled, then stop in order.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown.clone();
+        let stopper = tokio::spawn(async move {
+            shutdown.cancelled().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        self.shutdown.cancel();
+        let _ = stopper.await;
+        tracing::info!("committing what the writer holds");
+        self.writer_stop.cancel();
+        let _ = self.writer_task.await;
+        tracing::info!("draining the relay");
+        self.relay_stop.cancel();
+        let _ = self.relay_task.await;
+        let _ = self.retention_task.await;
+        self.pool.close().await;
+        tracing::info!("stopped");
+        served.context("HTTP server failed")
+    }
+}

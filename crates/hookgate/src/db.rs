@@ -1,0 +1,103 @@
+//! Postgres connection pool, database creation and the migrations embedded from
+//! `migrations/` (so the binary carries its schema).
+
+use std::{borrow::Cow, str::FromStr};
+
+use anyhow::Context;
+use hookgate_core::config::DatabaseConfig;
+use sqlx::{
+    AssertSqlSafe, ConnectOptions, Connection, PgPool,
+    migrate::{Migration, MigrationType, Migrator},
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+/// The migrations in `migrations/`, in order.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "events",
+    include_str!("../../../migrations/0001_events.sql"),
+)];
+
+/// The embedded migrator.
+pub fn migrator() -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                sqlx::SqlStr::from_static(sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Connection options from the URL, with `synchronous_commit` forced on: an answer of 200
+/// must mean the event is on disk.
+pub fn options(url: &str) -> anyhow::Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url)
+        .context("database.url is not a valid Postgres URL")?
+        .options([("synchronous_commit", "on")])
+        .application_name("hookgate")
+        .disable_statement_logging())
+}
+
+/// A lazily connecting pool: the gateway starts even while the database is down (requests
+/// answer 503 until it is back).
+pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(config.pool_max)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_lazy_with(options(&config.url)?))
+}
+
+/// Create the configured database if it does not exist (and the role may).
+#[tracing::instrument(skip_all)]
+pub async fn create_if_missing(url: &str) -> anyhow::Result<()> {
+    let opts = options(url)?;
+    let name = opts.get_database().unwrap_or("postgres").to_owned();
+    let mut admin = opts
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to the postgres maintenance database")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        let quoted = name.replace('"', "\"\"");
+        match sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{quoted}\"")))
+            .execute(&mut admin)
+            .await
+        {
+            Ok(_) => tracing::info!(database = %name, "created database"),
+            // Another instance may have created it at the same moment.
+            Err(e) if is_duplicate_database(&e) => {}
+            Err(e) => return Err(e).context(format!("creating database {name}")),
+        }
+    }
+    admin.close().await.ok();
+    Ok(())
+}
+
+fn is_duplicate_database(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "42P04" || c == "23505")
+}
+
+/// Apply the embedded migrations.
+#[tracing::instrument(skip_all)]
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    migrator().run(pool).await.context("applying migrations")?;
+    Ok(())
+}

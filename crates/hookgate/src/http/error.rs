@@ -1,0 +1,65 @@
+//! The one mapping from an ingest failure to its HTTP status and JSON code (SPEC §2).
+//! Bodies carry only the code: never a secret, an expected signature or the payload.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use hookgate_core::Rejection;
+
+use crate::writer::WriteError;
+
+/// Seconds a provider is asked to wait before retrying after a 503.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// Why `POST /webhooks/{provider}` did not accept a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngestError {
+    /// No provider is configured under that path.
+    #[error("unknown provider")]
+    UnknownProvider,
+    /// The body exceeds the provider's `max_body`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body could not be read (client went away, broken chunked encoding).
+    #[error("request body could not be read")]
+    BadRequest,
+    /// Verification or extraction failed.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// Not durable: database down or writer queue full.
+    #[error("unavailable: {0}")]
+    Unavailable(#[from] WriteError),
+}
+
+impl IngestError {
+    /// The JSON `error` code and metrics outcome.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::UnknownProvider => "unknown_provider",
+            IngestError::PayloadTooLarge => "payload_too_large",
+            IngestError::BadRequest => "bad_request",
+            IngestError::Rejected(r) => r.code(),
+            IngestError::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+impl ResponseError for IngestError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            IngestError::UnknownProvider => StatusCode::NOT_FOUND,
+            IngestError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::BadRequest => StatusCode::BAD_REQUEST,
+            IngestError::Rejected(Rejection::MalformedPayload) => StatusCode::BAD_REQUEST,
+            IngestError::Rejected(_) => StatusCode::UNAUTHORIZED,
+            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let IngestError::Unavailable(_) = self {
+            response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
+        }
+        response.json(serde_json::json!({ "error": self.code() }))
+    }
+}

@@ -1,0 +1,37 @@
+//! `/health/live`, `/health/ready` and `/metrics`.
+
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+use super::AppState;
+use crate::store;
+
+/// 200 while the process runs.
+pub async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// 200 when the database answers, else 503; reports broker state and outbox depth.
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let broker = if state.broker.is_up() { "ok" } else { "down" };
+    match store::outbox_pending(&state.pool).await {
+        Ok(pending) => {
+            state.metrics.outbox_pending.set(pending);
+            HttpResponse::Ok().json(json!({
+                "status": "ok", "database": "ok", "broker": broker, "outbox_pending": pending,
+            }))
+        }
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", super::error::RETRY_AFTER_SECS.to_string()))
+            .json(json!({
+                "status": "unavailable", "database": "down", "broker": broker, "outbox_pending": null,
+            })),
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.encode())
+}

@@ -1,0 +1,154 @@
+//! The Prometheus registry and every series hookgate exports on `/metrics`.
+
+use std::sync::Arc;
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+/// Labels of `hookgate_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// Provider name, or `_unknown` for paths that name no provider.
+    pub provider: String,
+    /// `accepted`, `duplicate` or the error code of the answer.
+    pub outcome: String,
+}
+
+/// All series. Cheap to clone (every metric is an `Arc` inside).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    /// Webhook requests by provider and outcome.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Seconds from the request's arrival to its answer (accepted and duplicate).
+    pub ack_latency: Histogram,
+    /// Events per group commit.
+    pub batch_size: Histogram,
+    /// Seconds per group commit (insert + commit).
+    pub commit_latency: Histogram,
+    /// Rows waiting for the relay (last observed).
+    pub outbox_pending: Gauge,
+    /// Publishes confirmed by the broker (Ack).
+    pub confirms: Counter,
+    /// Publishes the broker nacked.
+    pub nacks: Counter,
+    /// Publishes returned as unroutable (no queue bound).
+    pub returns: Counter,
+    /// Broker (re)connections made by the relay.
+    pub reconnects: Counter,
+    /// Seconds from receipt to broker confirm.
+    pub relay_lag: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every series registered.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("hookgate");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Webhook requests by provider and outcome",
+            requests.clone(),
+        );
+        let seconds = || Histogram::new(exponential_buckets(0.0005, 2.0, 16));
+        let ack_latency = seconds();
+        registry.register(
+            "ack_seconds",
+            "Request arrival to answer",
+            ack_latency.clone(),
+        );
+        let batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 12));
+        registry.register(
+            "writer_batch_size",
+            "Events per group commit",
+            batch_size.clone(),
+        );
+        let commit_latency = seconds();
+        registry.register(
+            "writer_commit_seconds",
+            "Group commit duration",
+            commit_latency.clone(),
+        );
+        let outbox_pending = Gauge::default();
+        registry.register(
+            "outbox_pending",
+            "Events waiting for the relay",
+            outbox_pending.clone(),
+        );
+        let confirms = Counter::default();
+        registry.register(
+            "relay_confirms",
+            "Publishes confirmed by the broker",
+            confirms.clone(),
+        );
+        let nacks = Counter::default();
+        registry.register(
+            "relay_nacks",
+            "Publishes nacked by the broker",
+            nacks.clone(),
+        );
+        let returns = Counter::default();
+        registry.register(
+            "relay_returns",
+            "Publishes returned as unroutable",
+            returns.clone(),
+        );
+        let reconnects = Counter::default();
+        registry.register(
+            "relay_reconnects",
+            "Broker connections made",
+            reconnects.clone(),
+        );
+        let relay_lag = seconds();
+        registry.register(
+            "relay_lag_seconds",
+            "Receipt to broker confirm",
+            relay_lag.clone(),
+        );
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            ack_latency,
+            batch_size,
+            commit_latency,
+            outbox_pending,
+            confirms,
+            nacks,
+            returns,
+            reconnects,
+            relay_lag,
+        }
+    }
+
+    /// Count one answered webhook request.
+    pub fn request(&self, provider: &str, outcome: &str) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                provider: provider.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,221 @@
+//! The [`BatchWriter`]: application-level group commit.
+//!
+//! Requests hand their verified event to a bounded channel and wait. A collector takes the
+//! first waiting event, then everything else already queued (up to `batch_max`), and
+//! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` transaction while the
+//! next batch accumulates. Only after the commit is each request answered, so a 200 always
+//! means "on disk". No timer is involved: under load batches grow by themselves, when idle a
+//! lone event commits at once.
+
+use std::{collections::HashMap, sync::Arc, time::Instant};
+
+use actix_web::web::Bytes;
+use hookgate_core::{Verified, config::WriterConfig};
+use sqlx::PgPool;
+use tokio::{
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch},
+    task::{JoinHandle, JoinSet},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{metrics::Metrics, store::NewEvent};
+
+/// What happened to a submitted event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// First time seen: stored and queued for publishing.
+    Accepted,
+    /// Already stored earlier (or by a concurrent copy): not published again.
+    Duplicate,
+}
+
+impl Outcome {
+    /// `accepted` / `duplicate`, as in the HTTP answer.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// Why an event could not be made durable. The request answers 503 either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The writer's queue is full (back-pressure).
+    #[error("writer queue is full")]
+    QueueFull,
+    /// The transaction failed: database down or erroring.
+    #[error("database unavailable")]
+    Unavailable,
+}
+
+struct Job {
+    event: NewEvent,
+    reply: oneshot::Sender<Result<Outcome, WriteError>>,
+}
+
+/// Handle for submitting verified events; cheap to clone.
+#[derive(Clone)]
+pub struct BatchWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl BatchWriter {
+    /// Start the collector. `committed` is bumped after every commit that stored new rows
+    /// (the relay watches it). When `stop` is cancelled the writer commits what is queued
+    /// and ends.
+    pub fn spawn(
+        pool: PgPool,
+        config: &WriterConfig,
+        metrics: Metrics,
+        committed: watch::Sender<u64>,
+        stop: CancellationToken,
+    ) -> (Self, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let collector = Collector {
+            rx,
+            pool,
+            batch_max: config.batch_max,
+            permits: Arc::new(Semaphore::new(config.concurrency)),
+            metrics,
+            committed: Arc::new(committed),
+        };
+        (Self { tx }, tokio::spawn(collector.run(stop)))
+    }
+
+    /// Store a verified event; resolves once it is committed (or failed).
+    pub async fn write(
+        &self,
+        event: Verified<Bytes>,
+        content_type: Option<String>,
+        received_us: i64,
+    ) -> Result<Outcome, WriteError> {
+        let (provider, event_id, event_type, body) = event.into_parts();
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            event: NewEvent {
+                provider,
+                event_id,
+                event_type,
+                content_type,
+                body,
+                received_us,
+            },
+            reply,
+        };
+        self.tx.try_send(job).map_err(|_| WriteError::QueueFull)?;
+        // A dropped reply means the commit task died: nothing durable was promised.
+        answer.await.unwrap_or(Err(WriteError::Unavailable))
+    }
+}
+
+struct Collector {
+    rx: mpsc::Receiver<Job>,
+    pool: PgPool,
+    batch_max: usize,
+    permits: Arc<Semaphore>,
+    metrics: Metrics,
+    committed: Arc<watch::Sender<u64>>,
+}
+
+impl Collector {
+    async fn run(mut self, stop: CancellationToken) {
+        let mut commits = JoinSet::new();
+        loop {
+            // Wait for a commit slot first: while all slots are busy, events pile up in the
+            // channel and the next batch takes them all.
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                break;
+            };
+            let first = tokio::select! {
+                job = self.rx.recv() => job,
+                () = stop.cancelled() => {
+                    // Refuse new events, then commit everything already queued.
+                    self.rx.close();
+                    self.rx.recv().await
+                }
+            };
+            let Some(first) = first else { break };
+            let mut batch = Vec::with_capacity(self.batch_max.min(64));
+            batch.push(first);
+            while batch.len() < self.batch_max {
+                match self.rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            commits.spawn(commit(
+                batch,
+                permit,
+                self.pool.clone(),
+                self.metrics.clone(),
+                self.committed.clone(),
+            ));
+            while commits.try_join_next().is_some() {}
+        }
+        while commits.join_next().await.is_some() {}
+    }
+}
+
+#[tracing::instrument(name = "group_commit", skip_all, fields(events = batch.len()))]
+async fn commit(
+    batch: Vec<Job>,
+    _permit: OwnedSemaphorePermit,
+    pool: PgPool,
+    metrics: Metrics,
+    committed: Arc<watch::Sender<u64>>,
+) {
+    let started = Instant::now();
+    // Copies of one event in the same batch: only the first goes to the database.
+    let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
+    let mut unique = Vec::with_capacity(batch.len());
+    for (i, job) in batch.iter().enumerate() {
+        let key = (&*job.event.provider, job.event.event_id.as_str());
+        if let std::collections::hash_map::Entry::Vacant(slot) = first_of.entry(key) {
+            slot.insert(i);
+            unique.push(&job.event);
+        }
+    }
+    let result = async {
+        let mut tx = pool.begin().await?;
+        let new = crate::store::insert_batch(&mut tx, &unique).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(new)
+    }
+    .await;
+    metrics.batch_size.observe(batch.len() as f64);
+    metrics
+        .commit_latency
+        .observe(started.elapsed().as_secs_f64());
+    let new = match result {
+        Ok(new) => new,
+        Err(e) => {
+            tracing::warn!(error = %e, "group commit failed; answering 503");
+            for job in batch {
+                let _ = job.reply.send(Err(WriteError::Unavailable));
+            }
+            return;
+        }
+    };
+    if !new.is_empty() {
+        committed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+    let accepted: Vec<bool> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, job)| {
+            let key = (&*job.event.provider, job.event.event_id.as_str());
+            first_of.get(&key) == Some(&i) && new.contains(&(key.0.to_owned(), key.1.to_owned()))
+        })
+        .collect();
+    drop(first_of);
+    for (job, accepted) in batch.into_iter().zip(accepted) {
+        let outcome = if accepted {
+            Outcome::Accepted
+        } else {
+            Outcome::Duplicate
+        };
+        let _ = job.reply.send(Ok(outcome));
+    }
+}
