@@ -1,0 +1,160 @@
+//! What reaches RabbitMQ: exact bytes, routing key, properties and CloudEvents headers;
+//! exactly one message per accepted event, also with concurrent copies and two gateways.
+
+use std::{collections::HashSet, time::Duration};
+
+use lapin::types::AMQPValue;
+
+use crate::helpers::*;
+
+#[actix_web::test]
+async fn message_carries_exact_bytes_properties_and_headers() {
+    let app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    let (headers, body) = app.signed("groq", "evt_shape", "resource.created");
+    let before = hookgate::unix_now();
+    assert_eq!(app.post("groq", &headers, body.clone()).await.status, 200);
+    app.drained().await;
+    let messages = inbox.take_all().await;
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m.delivery.data, body, "original bytes, unchanged");
+    assert_eq!(m.delivery.routing_key.as_str(), "groq.resource.created");
+    assert_eq!(m.delivery.exchange.as_str(), app.settings.exchange);
+    let p = &m.delivery.properties;
+    assert_eq!(*p.delivery_mode(), Some(2));
+    assert_eq!(
+        p.message_id().as_ref().map(|s| s.as_str()),
+        Some("evt_shape")
+    );
+    assert_eq!(
+        p.kind().as_ref().map(|s| s.as_str()),
+        Some("resource.created")
+    );
+    assert_eq!(
+        p.content_type().as_ref().map(|s| s.as_str()),
+        Some("application/json")
+    );
+    assert_eq!(p.app_id().as_ref().map(|s| s.as_str()), Some("hookgate"));
+    let ts = p.timestamp().expect("timestamp") as i64;
+    assert!(
+        ts >= before && ts <= hookgate::unix_now(),
+        "receive time {ts}"
+    );
+    let h = p.headers().as_ref().expect("headers");
+    let header = |k: &str| match h.inner().get(k) {
+        Some(AMQPValue::LongString(s)) => s.to_string(),
+        other => panic!("header {k}: {other:?}"),
+    };
+    assert_eq!(header("cloudEvents:specversion"), "1.0");
+    assert_eq!(header("cloudEvents:id"), "evt_shape");
+    assert_eq!(header("cloudEvents:source"), "/webhooks/groq");
+    assert_eq!(header("cloudEvents:type"), "resource.created");
+    assert_eq!(header("hookgate-provider"), "groq");
+    let time = humantime::parse_rfc3339(&header("cloudEvents:time")).expect("RFC 3339");
+    let secs = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after epoch")
+        .as_secs() as i64;
+    assert_eq!(secs, ts);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn each_accepted_event_is_delivered_exactly_once() {
+    let app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    let ids: Vec<String> = (0..40).map(|i| format!("evt_once_{i}")).collect();
+    let answers =
+        futures_util::future::join_all(ids.iter().map(|id| app.send("groq", id, "thing.done")))
+            .await;
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.status == 200 && a.json["status"] == "accepted")
+    );
+    app.drained().await;
+    let mut got = message_ids(&inbox.take_all().await);
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn fifty_concurrent_copies_one_accepted_one_message() {
+    let app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    let (headers, body) = app.signed("groq", "evt_dup", "resource.updated");
+    let answers =
+        futures_util::future::join_all((0..50).map(|_| app.post("groq", &headers, body.clone())))
+            .await;
+    let accepted = answers
+        .iter()
+        .filter(|a| a.json["status"] == "accepted")
+        .count();
+    let duplicate = answers
+        .iter()
+        .filter(|a| a.json["status"] == "duplicate")
+        .count();
+    assert!(answers.iter().all(|a| a.status == 200));
+    assert_eq!((accepted, duplicate), (1, 49));
+    app.drained().await;
+    assert_eq!(message_ids(&inbox.take_all().await), vec!["evt_dup"]);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn two_gateways_on_one_database_publish_each_event_once() {
+    let first = spawn_app().await;
+    let mut settings = first.settings.clone();
+    settings.batch_max = 16;
+    let second = spawn_app_with(settings).await;
+    let inbox = Inbox::bind(&first.settings.exchange, "#").await;
+    let ids: Vec<String> = (0..60).map(|i| format!("evt_two_{i}")).collect();
+    let sends = ids.iter().flat_map(|id| {
+        [
+            first.send("groq", id, "t.x"),
+            second.send("groq", id, "t.x"),
+        ]
+    });
+    let answers = futures_util::future::join_all(sends).await;
+    assert!(answers.iter().all(|a| a.status == 200));
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.json["status"] == "accepted")
+            .count(),
+        ids.len()
+    );
+    first.drained().await;
+    let got = message_ids(&inbox.take_all().await);
+    assert_eq!(got.len(), ids.len(), "no event published twice");
+    assert_eq!(got.iter().collect::<HashSet<_>>().len(), ids.len());
+    second.stop().await;
+    first.stop().await;
+}
+
+#[actix_web::test]
+async fn unroutable_events_stay_unpublished_until_a_queue_is_bound() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.send("groq", "evt_orphan", "nobody.listens")
+            .await
+            .status,
+        200
+    );
+    // The broker returns it (mandatory, no binding): counted, not marked published.
+    eventually(Duration::from_secs(10), || async {
+        app.metrics
+            .encode()
+            .contains("hookgate_relay_returns_total 1")
+    })
+    .await;
+    assert_eq!(app.pending().await, 1);
+    let inbox = Inbox::bind(&app.settings.exchange, "groq.#").await;
+    app.drained().await;
+    assert_eq!(message_ids(&inbox.take_all().await), vec!["evt_orphan"]);
+    app.stop().await;
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the running gateway against the real Postgres and RabbitMQ. Every
+//! test gets its own database, exchange and queue, so they run in parallel.
+
+mod delivery;
+mod faults;
+mod helpers;
+mod http_api;
+mod proxy;
+mod shutdown;

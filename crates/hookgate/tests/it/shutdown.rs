@@ -1,0 +1,166 @@
+//! SIGTERM under load, on the real binary: every request answered 200 is in the table, and
+//! is published after a restart.
+
+use std::{
+    cell::Cell,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    rc::Rc,
+    sync::mpsc,
+    time::Duration,
+};
+
+use crate::helpers::*;
+
+/// Start `hookgate serve` on `config`; returns the child and its bound port.
+fn start_gateway(config: &std::path::Path) -> (Child, u16) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["serve"])
+        .env("HOOKGATE_CONFIG", config)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn hookgate");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Keep reading so the pipe never fills; report the port once.
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["message"] == "listening"
+                && let Some(port) = v["port"].as_u64()
+            {
+                let _ = tx.send(port as u16);
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("gateway reports its port");
+    (child, port)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+async fn try_post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Option<u16> {
+    let mut req = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish()
+        .post(url);
+    for (k, v) in headers {
+        req = req.insert_header((k.as_str(), v.as_str()));
+    }
+    req.send_body(body).await.ok().map(|r| r.status().as_u16())
+}
+
+#[actix_web::test]
+async fn sigterm_under_load_loses_nothing() {
+    let settings = Settings::new();
+    let (_, registry) = settings.config();
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("hookgate-it")));
+    std::fs::write(&path, settings.toml()).expect("write config");
+    let inbox = Inbox::bind(&settings.exchange, "#").await;
+    let (child, port) = start_gateway(&path);
+    let url = format!("http://127.0.0.1:{port}/webhooks/groq");
+    let provider = registry.get("groq").expect("groq").clone();
+
+    let answered = Rc::new(Cell::new(0usize));
+    let acknowledged = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let worker = |w: usize| {
+        let (url, provider, answered, acknowledged) = (
+            url.clone(),
+            provider.clone(),
+            answered.clone(),
+            acknowledged.clone(),
+        );
+        async move {
+            for i in 0.. {
+                let id = format!("evt_term_{w}_{i}");
+                let body = provider.sample_body(&id, "load.test", 512);
+                let headers = provider.sign(&body, &id, "load.test", hookgate::unix_now());
+                match try_post(&url, &headers, body).await {
+                    Some(200) => acknowledged.borrow_mut().push(id),
+                    Some(_) => {}
+                    None => return, // the listener is gone
+                }
+                answered.set(answered.get() + 1);
+            }
+        }
+    };
+    let terminate = async {
+        eventually(Duration::from_secs(60), || {
+            let n = answered.get();
+            async move { n >= 200 }
+        })
+        .await;
+        sigterm(&child);
+    };
+    futures_util::future::join(
+        futures_util::future::join_all((0..8).map(worker)),
+        terminate,
+    )
+    .await;
+    let mut child = child;
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "graceful exit: {status:?}");
+
+    let acknowledged = acknowledged.borrow().clone();
+    assert!(
+        acknowledged.len() >= 200,
+        "load ran: {}",
+        acknowledged.len()
+    );
+    let db = sqlx::PgPool::connect(&settings.db_url).await.expect("db");
+    let stored: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT event_id FROM events")
+            .fetch_all(&db)
+            .await
+            .expect("ids")
+            .into_iter()
+            .collect();
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "answered 200 but not stored: {missing:?}"
+    );
+
+    // Restart: whatever was not yet published is published now.
+    let (restarted, _) = start_gateway(&path);
+    eventually(Duration::from_secs(30), || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE published_at IS NULL")
+            .fetch_one(&db)
+            .await
+            .expect("count")
+            == 0
+    })
+    .await;
+    let delivered: std::collections::HashSet<String> =
+        message_ids(&inbox.take_all().await).into_iter().collect();
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|id| !delivered.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "answered 200 but never delivered: {lost:?}"
+    );
+    sigterm(&restarted);
+    let mut restarted = restarted;
+    let _ = tokio::task::spawn_blocking(move || restarted.wait()).await;
+    db.close().await;
+    drop_database(&settings.database).await;
+    let _ = std::fs::remove_file(&path);
+}
