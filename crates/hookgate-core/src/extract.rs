@@ -1,10 +1,6 @@
 //! Event-ID and event-type sources: `header:<name>` or `json:<pointer>`, tried in order,
-//! first present wins. JSON is parsed at most once, lazily, and only after the signature
-//! was verified.
-
-use std::cell::OnceCell;
-
-use serde_json::Value;
+//! first present wins. JSON is read only after the signature was verified, and only
+//! when a JSON source is reached.
 
 use crate::{template::truncate_at_char, verify::Headers};
 
@@ -17,8 +13,8 @@ pub const MAX_FIELD: usize = 200;
 pub enum Source {
     /// A request header (case-insensitive name).
     Header(String),
-    /// A JSON pointer into the body (RFC 6901), e.g. `/data/id`.
-    Json(String),
+    /// A JSON pointer into the body (RFC 6901), e.g. `/data/id`, as unescaped tokens.
+    Json(Vec<String>),
 }
 
 impl Source {
@@ -33,7 +29,13 @@ impl Source {
             if !pointer.is_empty() && !pointer.starts_with('/') {
                 return Err(format!("json pointer {pointer:?} must start with '/'"));
             }
-            Ok(Source::Json(pointer.into()))
+            Ok(Source::Json(
+                pointer
+                    .split('/')
+                    .skip(1)
+                    .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                    .collect(),
+            ))
         } else {
             Err(format!("source {spec:?} must start with header: or json:"))
         }
@@ -44,26 +46,20 @@ impl Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotJson;
 
-/// Lazily parsed body, shared by the ID and type lookups of one request.
+/// Verified raw bytes, read by JSON sources without building a document tree: each lookup
+/// is one validating pass that keeps only the value it was asked for.
 pub struct Body<'a> {
     raw: &'a [u8],
-    json: OnceCell<Option<Value>>,
 }
 
 impl<'a> Body<'a> {
     /// Wrap verified raw bytes.
     pub fn new(raw: &'a [u8]) -> Self {
-        Self {
-            raw,
-            json: OnceCell::new(),
-        }
+        Self { raw }
     }
 
-    fn json(&self) -> Result<&Value, NotJson> {
-        self.json
-            .get_or_init(|| serde_json::from_slice(self.raw).ok())
-            .as_ref()
-            .ok_or(NotJson)
+    fn lookup(&self, tokens: &[String]) -> Result<Option<String>, NotJson> {
+        crate::json_seek::seek(self.raw, tokens).map_err(|_| NotJson)
     }
 }
 
@@ -81,11 +77,7 @@ pub fn first_present(
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned),
-            Source::Json(pointer) => match body.json()?.pointer(pointer) {
-                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            },
+            Source::Json(tokens) => body.lookup(tokens)?.filter(|v| !v.is_empty()),
         };
         if found.is_some() {
             return Ok(found);
@@ -146,7 +138,11 @@ mod tests {
     #[test]
     fn json_fallback_chain_and_defaults() {
         let no_headers: Vec<(String, String)> = vec![];
-        let body = Body::new(br#"{"id":"evt_2","notif_type":null,"type":"instance.outbid"}"#);
+        let body = Body::new(
+            br#"{"id":"evt_2","notif_type":null,"type":"instance.outbid","n":{"a/b":[1,{"x":7}]}}"#,
+        );
+        let nested = chain(&["json:/n/a~1b/1/x"]);
+        assert_eq!(event_id(&nested, &no_headers, &body), Ok("7".to_string()));
         let c = chain(&["header:x-vast-event-id", "json:/event_id", "json:/id"]);
         assert_eq!(event_id(&c, &no_headers, &body), Ok("evt_2".to_string()));
         let t = chain(&["json:/notif_type", "json:/type"]);

@@ -19,6 +19,7 @@
 
 pub mod config;
 pub mod extract;
+mod json_seek;
 pub mod message;
 pub mod preset;
 pub mod provider;

@@ -89,7 +89,9 @@ impl Provider {
         })
     }
 
-    fn check_signature(
+    /// Only the signature check of [`Provider::verify`] (no extraction); for benchmarks
+    /// and diagnostics.
+    pub fn check_signature(
         &self,
         headers: &dyn Headers,
         body: &[u8],
@@ -97,19 +99,18 @@ impl Provider {
     ) -> Result<(), Rejection> {
         let signature =
             first_header(headers, &self.signature_headers).ok_or(Rejection::MissingSignature)?;
-        let (timestamp, candidates) = match self.scheme {
-            SchemeKind::Stripe => self.parse_stripe(signature),
-            SchemeKind::Hmac | SchemeKind::StandardWebhooks => {
-                let timestamp = if self.timestamp_headers.is_empty() {
-                    None
-                } else {
-                    Some(
-                        first_header(headers, &self.timestamp_headers)
-                            .ok_or(Rejection::InvalidTimestamp)?,
-                    )
-                };
-                (timestamp, self.decode_candidates(signature))
+        let timestamp = match self.scheme {
+            // Stripe always signs a timestamp: without `t=` the request cannot be checked.
+            SchemeKind::Stripe => Some(stripe_timestamp(signature).unwrap_or_default()),
+            SchemeKind::Hmac | SchemeKind::StandardWebhooks
+                if !self.timestamp_headers.is_empty() =>
+            {
+                Some(
+                    first_header(headers, &self.timestamp_headers)
+                        .ok_or(Rejection::InvalidTimestamp)?,
+                )
             }
+            SchemeKind::Hmac | SchemeKind::StandardWebhooks => None,
         };
         if let Some(raw) = timestamp {
             let ts = verify::parse_timestamp(raw)?;
@@ -122,57 +123,68 @@ impl Provider {
         let ts = timestamp.unwrap_or_default();
         for key in &self.keys {
             let tag = key.tag(|sink| self.template.feed(ts, id, body, sink));
-            // Check every candidate so timing does not reveal which one matched.
-            let matched = candidates.iter().fold(false, |acc, c| acc | tag.matches(c));
-            if matched {
+            if self.any_candidate(signature, |candidate| tag.matches(candidate)) {
                 return Ok(());
             }
         }
         Err(Rejection::InvalidSignature)
     }
 
-    /// `t=<ts>,v1=<hex>,v1=<hex>,v0=...`: the timestamp and the `v1` signatures.
-    fn parse_stripe<'a>(&self, header: &'a [u8]) -> (Option<&'a [u8]>, Vec<Vec<u8>>) {
-        let mut timestamp = None;
-        let mut candidates = Vec::new();
-        for item in header.split(|b| *b == b',') {
-            let item = item.trim_ascii();
-            if let Some(t) = item.strip_prefix(b"t=") {
-                timestamp.get_or_insert(t);
-            } else if let Some(sig) = item.strip_prefix(b"v1=")
-                && candidates.len() < MAX_CANDIDATES
-            {
-                candidates.extend(self.decode(sig));
+    /// Decode every signature the header carries (into a stack buffer, no allocation) and
+    /// report whether `matches` accepted any. All candidates are checked, so timing does
+    /// not reveal which one matched.
+    fn any_candidate(&self, header: &[u8], mut matches: impl FnMut(&[u8]) -> bool) -> bool {
+        let mut buf = [0u8; 96];
+        let mut matched = false;
+        let mut check = |text: &[u8]| {
+            if let Some(n) = self.decode_into(text, &mut buf) {
+                matched |= matches(&buf[..n]);
             }
-        }
-        // Stripe always signs a timestamp: without `t=` the request cannot be checked.
-        (Some(timestamp.unwrap_or_default()), candidates)
-    }
-
-    fn decode_candidates(&self, header: &[u8]) -> Vec<Vec<u8>> {
+        };
         match self.scheme {
+            SchemeKind::Stripe => header
+                .split(|b| *b == b',')
+                .take(MAX_CANDIDATES)
+                .filter_map(|item| item.trim_ascii().strip_prefix(b"v1="))
+                .for_each(&mut check),
             SchemeKind::StandardWebhooks => header
                 .split(|b| *b == b' ')
-                .filter_map(|item| item.strip_prefix(b"v1,"))
                 .take(MAX_CANDIDATES)
-                .filter_map(|sig| self.decode(sig))
-                .collect(),
-            _ => {
+                .filter_map(|item| item.strip_prefix(b"v1,"))
+                .for_each(&mut check),
+            SchemeKind::Hmac => {
                 let mut sig = header.trim_ascii();
                 if let Some(prefix) = &self.signature_prefix {
                     sig = sig.strip_prefix(prefix.as_bytes()).unwrap_or(sig);
                 }
-                self.decode(sig).into_iter().collect()
+                check(sig);
             }
         }
+        matched
     }
 
-    fn decode(&self, text: &[u8]) -> Option<Vec<u8>> {
+    /// Decode one signature into `buf`; `None` when it cannot be a MAC of ours.
+    fn decode_into(&self, text: &[u8], buf: &mut [u8; 96]) -> Option<usize> {
         match self.encoding {
-            Encoding::Hex => hex::decode(text).ok(),
-            Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(text).ok(),
+            Encoding::Hex => {
+                let n = text.len() / 2;
+                if text.len() % 2 != 0 || n > buf.len() {
+                    return None;
+                }
+                hex::decode_to_slice(text, &mut buf[..n]).ok().map(|()| n)
+            }
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD
+                .decode_slice(text, buf)
+                .ok(),
         }
     }
+}
+
+/// The `t=` value of a `Stripe-Signature` header.
+fn stripe_timestamp(header: &[u8]) -> Option<&[u8]> {
+    header
+        .split(|b| *b == b',')
+        .find_map(|item| item.trim_ascii().strip_prefix(b"t="))
 }
 
 fn first_header<'h>(headers: &'h dyn Headers, names: &[String]) -> Option<&'h [u8]> {

@@ -94,14 +94,9 @@ impl Provider {
     }
 }
 
-/// Set the string at RFC 6901 `pointer`, creating objects on the way.
-fn set_pointer(root: &mut Value, pointer: &str, value: &str) {
+/// Set the string at the pointer `tokens`, creating objects on the way.
+fn set_pointer(root: &mut Value, tokens: &[String], value: &str) {
     let mut node = root;
-    let tokens: Vec<String> = pointer
-        .split('/')
-        .skip(1)
-        .map(|t| t.replace("~1", "/").replace("~0", "~"))
-        .collect();
     for (i, token) in tokens.iter().enumerate() {
         if !node.is_object() {
             *node = Value::Object(Map::new());
