@@ -168,7 +168,7 @@ impl Provider {
         match self.encoding {
             Encoding::Hex => {
                 let n = text.len() / 2;
-                if text.len() % 2 != 0 || n > buf.len() {
+                if !text.len().is_multiple_of(2) || n > buf.len() {
                     return None;
                 }
                 hex::decode_to_slice(text, &mut buf[..n]).ok().map(|()| n)
