@@ -172,7 +172,7 @@ impl Default for RelayConfig {
             batch_max: 512,
             sweep_interval: Duration::from_secs(1),
             reconnect_backoff: Duration::from_millis(200),
-            concurrency: 2,
+            concurrency: 4,
         }
     }
 }

@@ -14,11 +14,13 @@
 //! - [`http`]: the actix handlers (ingest, health, metrics) and the one error-to-status map.
 //! - [`metrics`]: the Prometheus registry.
 //! - [`telemetry`]: `tracing` subscriber set-up.
+//! - [`bench`]: the `hookgate bench` load generator and raw ceilings.
 //!
 //! Dependencies point one way: `hookgate-core` knows nothing of this crate, and the binary
 //! (`main.rs` and [`cli`]) only calls into it.
 
 pub mod app;
+pub mod bench;
 pub mod broker;
 pub mod cli;
 pub mod db;

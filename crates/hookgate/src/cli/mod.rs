@@ -41,6 +41,8 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Send one signed test event to a running gateway and print the answer.
     Send(sign::SendArgs),
+    /// Signed load against a running gateway, with delivery check and raw ceilings.
+    Bench(crate::bench::BenchArgs),
     /// GET a URL and exit 0 on a 2xx answer (container health checks).
     Healthcheck {
         /// URL to probe.
@@ -101,6 +103,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Send(args) => {
             let (config, registry) = load(&cli.config)?;
             return actix_web::rt::System::new().block_on(sign::send(&config, &registry, &args));
+        }
+        Command::Bench(args) => {
+            let (config, registry) = load(&cli.config)?;
+            let report = actix_web::rt::System::new()
+                .block_on(crate::bench::run(&config, &registry, &args))?;
+            let lost = report.delivery.map(|d| d.missing).unwrap_or(0);
+            if lost > 0 {
+                eprintln!("{lost} acknowledged event(s) were not delivered");
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Healthcheck { url } => {
             return actix_web::rt::System::new().block_on(healthcheck(&url));

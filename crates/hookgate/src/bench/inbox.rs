@@ -1,0 +1,178 @@
+//! The bench's own queue: bound to the exchange before the load starts, it records when
+//! each event of this run arrives, so the end of the run can say what was delivered.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    rc::Rc,
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use hookgate_core::config::AmqpConfig;
+use lapin::{
+    Connection, ExchangeKind,
+    options::{BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
+    types::FieldTable,
+};
+use serde::Serialize;
+
+use super::{Percentiles, load::LoadReport};
+
+/// Arrivals by event ID: first arrival time and how many copies arrived.
+pub type Arrivals = Rc<RefCell<HashMap<String, (Instant, u32)>>>;
+
+/// A consumer on an exclusive queue bound with `#`.
+pub struct Inbox {
+    _connection: Connection,
+    arrivals: Arrivals,
+    /// Event IDs of this run start with this.
+    pub prefix: String,
+}
+
+/// What arrived.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryReport {
+    /// Distinct events answered 200.
+    pub expected: usize,
+    /// Distinct events of this run delivered.
+    pub delivered: usize,
+    /// Answered 200 but never delivered (must be 0).
+    pub missing: usize,
+    /// Extra copies delivered (at-least-once; expected 0 in normal operation).
+    pub duplicated: u64,
+    /// Delivered events per second, from the first request to the last delivery.
+    pub end_to_end_per_sec: f64,
+    /// From the 200 answer to arrival in the queue.
+    pub ack_to_delivery_ms: Percentiles,
+}
+
+impl Inbox {
+    /// Declare the exchange (as the gateway does), bind a fresh exclusive queue, consume.
+    pub async fn bind(amqp: &AmqpConfig) -> anyhow::Result<Self> {
+        let connection = crate::broker::connect(&amqp.url).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .exchange_declare(
+                amqp.exchange.as_str().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let prefix = format!("bench_{}_", crate::cli::sign::unique_id());
+        let queue = format!("hookgate.bench.{prefix}");
+        channel
+            .queue_declare(
+                queue.as_str().into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.as_str().into(),
+                amqp.exchange.as_str().into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                queue.as_str().into(),
+                "hookgate-bench".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let arrivals: Arrivals = Rc::default();
+        let (seen, prefix_) = (arrivals.clone(), prefix.clone());
+        actix_web::rt::spawn(async move {
+            while let Some(Ok(delivery)) = consumer.next().await {
+                let now = Instant::now();
+                let Some(id) = delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|s| s.to_string())
+                else {
+                    continue;
+                };
+                if id.starts_with(&prefix_) {
+                    seen.borrow_mut()
+                        .entry(id)
+                        .and_modify(|e| e.1 += 1)
+                        .or_insert((now, 1));
+                }
+            }
+        });
+        Ok(Self {
+            _connection: connection,
+            arrivals,
+            prefix,
+        })
+    }
+
+    /// Wait until every acknowledged event arrived (or `timeout` without progress), then report.
+    pub async fn settle(&self, load: &LoadReport, timeout: Duration) -> DeliveryReport {
+        let acked = load.acked.borrow();
+        let mut last_count = 0;
+        let mut last_progress = Instant::now();
+        loop {
+            let count = self.arrivals.borrow().len();
+            if acked
+                .keys()
+                .all(|id| self.arrivals.borrow().contains_key(id))
+            {
+                break;
+            }
+            if count != last_count {
+                last_count = count;
+                last_progress = Instant::now();
+            } else if last_progress.elapsed() > timeout {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        let arrivals = self.arrivals.borrow();
+        let mut latency = Histogram::<u64>::new(3).expect("histogram");
+        let mut last_arrival = load.started;
+        let mut missing = 0;
+        for (id, acked_at) in acked.iter() {
+            match arrivals.get(id) {
+                Some((at, _)) => {
+                    let us = at.saturating_duration_since(*acked_at).as_micros() as u64;
+                    let _ = latency.record(us.max(1));
+                    last_arrival = last_arrival.max(*at);
+                }
+                None => missing += 1,
+            }
+        }
+        let delivered = arrivals.len();
+        let duplicated = arrivals.values().map(|(_, n)| u64::from(n - 1)).sum();
+        let span = last_arrival
+            .duration_since(load.started)
+            .as_secs_f64()
+            .max(1e-9);
+        DeliveryReport {
+            expected: acked.len(),
+            delivered,
+            missing,
+            duplicated,
+            end_to_end_per_sec: (acked.len() - missing) as f64 / span,
+            ack_to_delivery_ms: Percentiles::from_us(&latency),
+        }
+    }
+}
