@@ -11,7 +11,7 @@ use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use hookgate_core::{ProviderRegistry, config::Config};
 use sqlx::PgPool;
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{sync::Notify, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -74,20 +74,20 @@ impl Application {
         let metrics = Metrics::new();
         let broker = BrokerState::default();
 
-        let (committed_tx, committed_rx) = watch::channel(0u64);
+        let committed = Arc::new(Notify::new());
         let writer_stop = CancellationToken::new();
         let (writer, writer_task) = BatchWriter::spawn(
             pool.clone(),
             &config.writer,
             metrics.clone(),
-            committed_tx,
+            committed.clone(),
             writer_stop.clone(),
         );
         let relay = Relay::new(
             pool.clone(),
             config.clone(),
             metrics.clone(),
-            committed_rx,
+            committed,
             broker.clone(),
         )?;
         let relay_stop = CancellationToken::new();

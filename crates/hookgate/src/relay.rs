@@ -21,7 +21,7 @@ use lapin::{
     Channel, Confirmation, Connection, options::BasicPublishOptions, options::ConfirmSelectOptions,
 };
 use sqlx::PgPool;
-use tokio::{sync::watch, task::JoinSet};
+use tokio::{sync::Notify, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use crate::{broker, metrics::Metrics, store};
@@ -54,7 +54,7 @@ pub struct Relay {
     config: Arc<Config>,
     routing_key: Arc<RoutingKey>,
     metrics: Metrics,
-    committed: watch::Receiver<u64>,
+    committed: Arc<Notify>,
     state: BrokerState,
 }
 
@@ -66,12 +66,12 @@ enum RoundError {
 }
 
 impl Relay {
-    /// A relay over `pool` that wakes whenever `committed` changes.
+    /// A relay over `pool`; one idle lane wakes per `committed.notify_one()`.
     pub fn new(
         pool: PgPool,
         config: Arc<Config>,
         metrics: Metrics,
-        committed: watch::Receiver<u64>,
+        committed: Arc<Notify>,
         state: BrokerState,
     ) -> anyhow::Result<Self> {
         let routing_key = RoutingKey::parse(&config.amqp.routing_key)
@@ -166,8 +166,10 @@ impl Relay {
     }
 
     /// One channel's loop: drain due rows, then wait for a commit, the sweep timer or stop.
+    /// Only one idle lane wakes per commit; a lane that finds a full batch wakes another,
+    /// so parallelism follows the backlog instead of every lane polling every commit.
     async fn lane(
-        mut self,
+        self,
         channel: Channel,
         stop: CancellationToken,
         lost: CancellationToken,
@@ -179,7 +181,7 @@ impl Relay {
             loop {
                 match self.round(&channel).await {
                     Ok(n) if (n as i64) < batch_max => break,
-                    Ok(_) => {}
+                    Ok(_) => self.committed.notify_one(),
                     Err(RoundError::Broker(reason)) => return Err(reason),
                     Err(RoundError::Database(e)) => {
                         tracing::warn!(error = %e, "relay cannot reach the database");
@@ -197,12 +199,7 @@ impl Relay {
                 return Err("channel closed".into());
             }
             tokio::select! {
-                changed = self.committed.changed() => {
-                    if changed.is_err() {
-                        // The writer is gone (shutdown): fall back to the sweep timer.
-                        sweep.tick().await;
-                    }
-                }
+                () = self.committed.notified() => {}
                 _ = sweep.tick() => {
                     if let Ok(n) = store::outbox_pending(&self.pool).await {
                         self.metrics.outbox_pending.set(n);

@@ -1,5 +1,6 @@
-//! Every SQL statement on the `events` table: the group-committed insert (dedup key and
-//! outbox row in one), the relay's claim and marks, the outbox depth and retention purges.
+//! Every SQL statement on the `events` and `outbox` tables: the group-committed insert
+//! (dedup key, payload and outbox row in one statement), the relay's claim and marks, the
+//! outbox depth and retention purges.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -25,9 +26,13 @@ pub struct NewEvent {
 
 /// Insert `events` in one statement; returns the `(provider, event_id)` keys that were new.
 /// Keys must be unique within `events` (the writer removes in-batch copies first).
+///
+/// Run on the pool (autocommit), the single statement is its own transaction: all rows or
+/// none, durable when it returns (`synchronous_commit = on`), in one round trip instead of
+/// BEGIN / INSERT / COMMIT.
 #[tracing::instrument(skip_all, fields(rows = events.len()))]
 pub async fn insert_batch(
-    tx: &mut Transaction<'_, Postgres>,
+    pool: &PgPool,
     events: &[&NewEvent],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
     let providers: Vec<&str> = events.iter().map(|e| &*e.provider).collect();
@@ -38,12 +43,17 @@ pub async fn insert_batch(
     let bodies: Vec<&[u8]> = events.iter().map(|e| e.body.as_ref()).collect();
     let received: Vec<i64> = events.iter().map(|e| e.received_us).collect();
     let rows = sqlx::query(
-        "INSERT INTO events (provider, event_id, event_type, content_type, body, received_at)
-         SELECT p, i, t, c, b, to_timestamp(r::float8 / 1000000)
-         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[])
-              AS input(p, i, t, c, b, r)
-         ON CONFLICT (provider, event_id) DO NOTHING
-         RETURNING provider, event_id",
+        "WITH new AS (
+             INSERT INTO events (provider, event_id, event_type, content_type, body, received_at)
+             SELECT p, i, t, c, b, to_timestamp(r::float8 / 1000000)
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[])
+                  AS input(p, i, t, c, b, r)
+             ON CONFLICT (provider, event_id) DO NOTHING
+             RETURNING id, provider, event_id
+         ), queued AS (
+             INSERT INTO outbox (event_pk) SELECT id FROM new
+         )
+         SELECT provider, event_id FROM new",
     )
     .bind(providers)
     .bind(ids)
@@ -51,7 +61,7 @@ pub async fn insert_batch(
     .bind(content_types)
     .bind(bodies)
     .bind(received)
-    .fetch_all(&mut **tx)
+    .fetch_all(pool)
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("provider")?, r.try_get("event_id")?)))
@@ -77,21 +87,21 @@ pub struct OutboxRow {
     pub received_us: i64,
 }
 
-/// Lock up to `limit` unpublished rows that are due, skipping rows another relay holds.
-/// The locks last as long as `tx`.
+/// Lock up to `limit` due outbox rows (with their events), skipping rows another relay
+/// holds. The locks last as long as `tx`.
 #[tracing::instrument(skip_all)]
 pub async fn claim(
     tx: &mut Transaction<'_, Postgres>,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT id, provider, event_id, event_type, content_type, body,
-                (extract(epoch FROM received_at) * 1000000)::int8 AS received_us
-         FROM events
-         WHERE published_at IS NULL AND next_attempt_at <= now()
-         ORDER BY id
+        "SELECT e.id, e.provider, e.event_id, e.event_type, e.content_type, e.body,
+                (extract(epoch FROM e.received_at) * 1000000)::int8 AS received_us
+         FROM outbox o JOIN events e ON e.id = o.event_pk
+         WHERE o.next_attempt_at <= now()
+         ORDER BY o.event_pk
          LIMIT $1
-         FOR UPDATE SKIP LOCKED",
+         FOR UPDATE OF o SKIP LOCKED",
     )
     .bind(limit)
     .fetch_all(&mut **tx)
@@ -111,7 +121,7 @@ pub async fn claim(
         .collect()
 }
 
-/// Mark rows published (after the broker confirmed them).
+/// Mark rows published (after the broker confirmed them): their outbox rows go.
 pub async fn mark_published(
     tx: &mut Transaction<'_, Postgres>,
     ids: &[i64],
@@ -119,7 +129,7 @@ pub async fn mark_published(
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("UPDATE events SET published_at = now() WHERE id = ANY($1)")
+    sqlx::query("DELETE FROM outbox WHERE event_pk = ANY($1)")
         .bind(ids)
         .execute(&mut **tx)
         .await?;
@@ -136,10 +146,10 @@ pub async fn defer_returned(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE events SET returns = returns + 1,
+        "UPDATE outbox SET returns = returns + 1,
                 next_attempt_at = now() + LEAST(interval '5 minutes',
                                                 interval '1 second' * power(2, LEAST(returns, 10)))
-         WHERE id = ANY($1)",
+         WHERE event_pk = ANY($1)",
     )
     .bind(ids)
     .execute(&mut **tx)
@@ -157,7 +167,8 @@ pub async fn defer(
         return Ok(());
     }
     sqlx::query(
-        "UPDATE events SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = ANY($1)",
+        "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2)
+         WHERE event_pk = ANY($1)",
     )
     .bind(ids)
     .bind(delay.as_secs_f64())
@@ -168,7 +179,7 @@ pub async fn defer(
 
 /// Rows waiting for the relay.
 pub async fn outbox_pending(pool: &PgPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM events WHERE published_at IS NULL")
+    sqlx::query_scalar("SELECT count(*) FROM outbox")
         .fetch_one(pool)
         .await
 }
@@ -177,11 +188,15 @@ pub async fn outbox_pending(pool: &PgPool) -> Result<i64, sqlx::Error> {
 /// broker returned them (no queue wanted them), so a long broker outage loses nothing.
 pub async fn purge_events(pool: &PgPool, age: Duration, limit: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "DELETE FROM events WHERE id IN (
-             SELECT id FROM events
-             WHERE received_at < now() - make_interval(secs => $1)
-               AND (published_at IS NOT NULL OR returns > 0)
-             LIMIT $2)",
+        "WITH doomed AS (
+             SELECT e.id FROM events e LEFT JOIN outbox o ON o.event_pk = e.id
+             WHERE e.received_at < now() - make_interval(secs => $1)
+               AND (o.event_pk IS NULL OR o.returns > 0)
+             LIMIT $2
+         ), unqueued AS (
+             DELETE FROM outbox WHERE event_pk IN (SELECT id FROM doomed)
+         )
+         DELETE FROM events WHERE id IN (SELECT id FROM doomed)",
     )
     .bind(age.as_secs_f64())
     .bind(limit)
@@ -194,9 +209,10 @@ pub async fn purge_events(pool: &PgPool, age: Duration, limit: i64) -> Result<u6
 pub async fn drop_payloads(pool: &PgPool, age: Duration, limit: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE events SET body = NULL WHERE id IN (
-             SELECT id FROM events
-             WHERE received_at < now() - make_interval(secs => $1)
-               AND published_at IS NOT NULL AND body IS NOT NULL
+             SELECT e.id FROM events e
+             WHERE e.received_at < now() - make_interval(secs => $1)
+               AND e.body IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.id)
              LIMIT $2)",
     )
     .bind(age.as_secs_f64())

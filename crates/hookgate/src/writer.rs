@@ -2,8 +2,8 @@
 //!
 //! Requests hand their verified event to a bounded channel and wait. A collector takes the
 //! first waiting event, then everything else already queued (up to `batch_max`), and
-//! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` transaction while the
-//! next batch accumulates. Only after the commit is each request answered, so a 200 always
+//! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
+//! transaction) while the next batch accumulates. Only after the commit is each request answered, so a 200 always
 //! means "on disk". No timer is involved: under load batches grow by themselves, when idle a
 //! lone event commits at once.
 
@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 use hookgate_core::{Verified, config::WriterConfig};
 use sqlx::PgPool;
 use tokio::{
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
     task::{JoinHandle, JoinSet},
 };
 use tokio_util::sync::CancellationToken;
@@ -62,14 +62,14 @@ pub struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Start the collector. `committed` is bumped after every commit that stored new rows
-    /// (the relay watches it). When `stop` is cancelled the writer commits what is queued
+    /// Start the collector. `committed` is notified after every commit that stored new
+    /// rows (it wakes the relay). When `stop` is cancelled the writer commits what is queued
     /// and ends.
     pub fn spawn(
         pool: PgPool,
         config: &WriterConfig,
         metrics: Metrics,
-        committed: watch::Sender<u64>,
+        committed: Arc<Notify>,
         stop: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
@@ -79,7 +79,7 @@ impl BatchWriter {
             batch_max: config.batch_max,
             permits: Arc::new(Semaphore::new(config.concurrency)),
             metrics,
-            committed: Arc::new(committed),
+            committed,
         };
         (Self { tx }, tokio::spawn(collector.run(stop)))
     }
@@ -116,7 +116,7 @@ struct Collector {
     batch_max: usize,
     permits: Arc<Semaphore>,
     metrics: Metrics,
-    committed: Arc<watch::Sender<u64>>,
+    committed: Arc<Notify>,
 }
 
 impl Collector {
@@ -164,7 +164,7 @@ async fn commit(
     _permit: OwnedSemaphorePermit,
     pool: PgPool,
     metrics: Metrics,
-    committed: Arc<watch::Sender<u64>>,
+    committed: Arc<Notify>,
 ) {
     let started = Instant::now();
     // Copies of one event in the same batch: only the first goes to the database.
@@ -177,13 +177,7 @@ async fn commit(
             unique.push(&job.event);
         }
     }
-    let result = async {
-        let mut tx = pool.begin().await?;
-        let new = crate::store::insert_batch(&mut tx, &unique).await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(new)
-    }
-    .await;
+    let result = crate::store::insert_batch(&pool, &unique).await;
     metrics.batch_size.observe(batch.len() as f64);
     metrics
         .commit_latency
@@ -199,7 +193,7 @@ async fn commit(
         }
     };
     if !new.is_empty() {
-        committed.send_modify(|n| *n = n.wrapping_add(1));
+        committed.notify_one();
     }
     let accepted: Vec<bool> = batch
         .iter()

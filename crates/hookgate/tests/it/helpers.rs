@@ -230,7 +230,7 @@ impl TestApp {
 
     /// Rows not yet confirmed by the broker.
     pub async fn pending(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE published_at IS NULL")
+        sqlx::query_scalar("SELECT count(*) FROM outbox")
             .fetch_one(&self.db)
             .await
             .expect("count")

@@ -140,7 +140,7 @@ async fn sigterm_under_load_loses_nothing() {
     // Restart: whatever was not yet published is published now.
     let (restarted, _) = start_gateway(&path);
     eventually(Duration::from_secs(30), || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE published_at IS NULL")
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
             .fetch_one(&db)
             .await
             .expect("count")
