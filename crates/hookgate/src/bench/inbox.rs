@@ -127,7 +127,7 @@ impl Inbox {
 
     /// Wait until every acknowledged event arrived (or `timeout` without progress), then report.
     pub async fn settle(&self, load: &LoadReport, timeout: Duration) -> DeliveryReport {
-        let acked = load.acked.borrow();
+        let acked = load.acked.borrow().clone();
         let mut last_count = 0;
         let mut last_progress = Instant::now();
         loop {
