@@ -39,6 +39,9 @@ pub struct Config {
     /// How long event keys and bodies are kept.
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// The admin API (event listing, replay); off unless a token is configured.
+    #[serde(default)]
+    pub admin: AdminConfig,
     /// Providers by name; the name is the path segment of `POST /webhooks/{name}`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -200,6 +203,23 @@ impl Default for RetentionConfig {
             payloads: week,
             interval: Duration::from_secs(60),
         }
+    }
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Name of the environment variable holding the admin bearer token. The admin API
+    /// (`/admin/*`) is served only when that variable is set and not empty.
+    pub token_env: Option<String>,
+}
+
+impl AdminConfig {
+    /// The token, when the admin API is on.
+    pub fn token(&self, env: impl Fn(&str) -> Option<String>) -> Option<SecretString> {
+        let name = self.token_env.as_deref()?;
+        env(name).filter(|t| !t.is_empty()).map(SecretString::from)
     }
 }
 

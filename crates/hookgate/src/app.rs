@@ -24,15 +24,20 @@ use crate::{
 };
 
 /// Start-up choices that are not part of the config file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Create the database if missing and apply migrations before serving.
     pub migrate: bool,
+    /// Admin API bearer token (resolved from `admin.token_env`); `None` keeps it off.
+    pub admin_token: Option<secrecy::SecretString>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { migrate: true }
+        Self {
+            migrate: true,
+            admin_token: None,
+        }
     }
 }
 
@@ -107,7 +112,11 @@ impl Application {
             pool: pool.clone(),
             broker: broker.clone(),
             metrics: metrics.clone(),
+            admin_token: options.admin_token.clone().map(Arc::new),
         };
+        if state.admin_token.is_some() {
+            tracing::info!("admin API enabled");
+        }
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(web::Data::new(state.clone()))

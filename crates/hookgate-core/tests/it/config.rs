@@ -182,3 +182,27 @@ fn missing_file_is_an_error_naming_it() {
         Ok(())
     });
 }
+
+#[test]
+fn admin_token_comes_from_the_named_variable_only_when_set() {
+    use secrecy::ExposeSecret;
+    let admin = config::AdminConfig {
+        token_env: Some("ADMIN_TOKEN".into()),
+    };
+    let token = admin.token(|name| (name == "ADMIN_TOKEN").then(|| "t0ken".to_string()));
+    assert_eq!(
+        token.map(|t| t.expose_secret().to_owned()),
+        Some("t0ken".into())
+    );
+    assert!(
+        admin.token(|_| Some(String::new())).is_none(),
+        "empty means off"
+    );
+    assert!(admin.token(|_| None).is_none(), "unset means off");
+    assert!(
+        config::AdminConfig::default()
+            .token(|_| Some("x".into()))
+            .is_none(),
+        "no token_env means off"
+    );
+}

@@ -1,6 +1,7 @@
 //! Command line: `hookgate [--config PATH] <command>` (SPEC §5). Each subcommand is a thin
 //! edge that loads the config and calls into the library.
 
+mod replay;
 pub mod sign;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -41,6 +42,8 @@ pub enum Command {
     Sign(sign::SignArgs),
     /// Send one signed test event to a running gateway and print the answer.
     Send(sign::SendArgs),
+    /// Republish stored events (within retention) through the outbox.
+    Replay(replay::ReplayArgs),
     /// Signed load against a running gateway, with delivery check and raw ceilings.
     Bench(crate::bench::BenchArgs),
     /// GET a URL and exit 0 on a 2xx answer (container health checks).
@@ -104,6 +107,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (config, registry) = load(&cli.config)?;
             return actix_web::rt::System::new().block_on(sign::send(&config, &registry, &args));
         }
+        Command::Replay(args) => {
+            let (config, _) = load(&cli.config)?;
+            tokio_runtime()?.block_on(replay::run(&config, &args))?;
+        }
         Command::Bench(args) => {
             let (config, registry) = load(&cli.config)?;
             let report = actix_web::rt::System::new()
@@ -133,7 +140,11 @@ async fn serve(
     migrate: bool,
 ) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let app = Application::build(config, registry, Options { migrate }, shutdown.clone()).await?;
+    let options = Options {
+        migrate,
+        admin_token: config.admin.token(|name| std::env::var(name).ok()),
+    };
+    let app = Application::build(config, registry, options, shutdown.clone()).await?;
     tokio::spawn(async move {
         wait_for_signal().await;
         shutdown.cancel();

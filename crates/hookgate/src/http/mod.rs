@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, shared state, and the handlers in the submodules.
 
+pub mod admin;
 mod error;
 mod health;
 mod ingest;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use hookgate_core::ProviderRegistry;
+use secrecy::SecretString;
 use sqlx::PgPool;
 
 pub use error::IngestError;
@@ -27,6 +29,8 @@ pub struct AppState {
     pub broker: BrokerState,
     /// Prometheus series.
     pub metrics: Metrics,
+    /// Admin bearer token; `None` keeps `/admin/*` off.
+    pub admin_token: Option<Arc<SecretString>>,
 }
 
 /// Register every route on an actix `App`.
@@ -39,6 +43,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/health/live").route(web::get().to(health::live)))
     .service(web::resource("/health/ready").route(web::get().to(health::ready)))
     .service(web::resource("/metrics").route(web::get().to(health::metrics)))
+    .service(
+        web::scope("/admin")
+            .route("/events", web::get().to(admin::list))
+            .route("/events/{provider}/{event_id}", web::get().to(admin::get))
+            .route("/replay", web::post().to(admin::replay)),
+    )
     .default_service(web::to(not_found));
 }
 

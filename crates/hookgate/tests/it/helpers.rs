@@ -56,6 +56,8 @@ pub struct Settings {
     pub batch_max: usize,
     pub queue_capacity: usize,
     pub writer_concurrency: usize,
+    /// Admin token handed to the gateway (the binary reads it from `admin.token_env`).
+    pub admin_token: Option<String>,
 }
 
 impl Settings {
@@ -69,6 +71,7 @@ impl Settings {
             batch_max: 256,
             queue_capacity: 1024,
             writer_concurrency: 2,
+            admin_token: None,
         }
     }
 
@@ -154,7 +157,10 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
     let app = Application::build(
         config,
         registry.clone(),
-        Options { migrate: false },
+        Options {
+            migrate: false,
+            admin_token: settings.admin_token.clone().map(Into::into),
+        },
         shutdown.clone(),
     )
     .await

@@ -1,6 +1,7 @@
 //! Integration tests of the running gateway against the real Postgres and RabbitMQ. Every
 //! test gets its own database, exchange and queue, so they run in parallel.
 
+mod admin;
 mod delivery;
 mod faults;
 mod helpers;

@@ -1,0 +1,234 @@
+//! The admin API: `GET /admin/events` (filters, keyset paging), `GET
+//! /admin/events/{provider}/{id}` and `POST /admin/replay`. Off (404) unless an admin token
+//! is configured; every request needs `Authorization: Bearer <token>` (401 otherwise),
+//! compared in constant time.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
+use base64::Engine;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use super::AppState;
+use crate::store::{self, EventFilter};
+
+/// Largest page of `GET /admin/events`.
+const MAX_PAGE: i64 = 1000;
+
+/// Why an admin request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The admin API is off, or the event does not exist.
+    #[error("not found")]
+    NotFound,
+    /// Missing or wrong bearer token.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// A query parameter or body field is invalid.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The database is unavailable.
+    #[error("unavailable")]
+    Unavailable(#[from] sqlx::Error),
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::NotFound => StatusCode::NOT_FOUND,
+            AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status_code());
+        let body = match self {
+            AdminError::NotFound => json!({"error": "not_found"}),
+            AdminError::Unauthorized => {
+                r.insert_header(("WWW-Authenticate", "Bearer"));
+                json!({"error": "unauthorized"})
+            }
+            AdminError::BadRequest(detail) => json!({"error": "bad_request", "detail": detail}),
+            AdminError::Unavailable(_) => {
+                r.insert_header(("Retry-After", super::error::RETRY_AFTER_SECS.to_string()));
+                json!({"error": "unavailable"})
+            }
+        };
+        r.json(body)
+    }
+}
+
+fn authorize(request: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
+    let token = state.admin_token.as_ref().ok_or(AdminError::NotFound)?;
+    let presented = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .ok_or(AdminError::Unauthorized)?;
+    if bool::from(presented.ct_eq(token.expose_secret().as_bytes())) {
+        Ok(())
+    } else {
+        Err(AdminError::Unauthorized)
+    }
+}
+
+/// A point in time: RFC 3339, or a duration meaning "that long ago" (`1h`, `7d`).
+pub fn parse_time(value: &str) -> Result<i64, String> {
+    let at = match humantime::parse_duration(value) {
+        Ok(ago) => SystemTime::now()
+            .checked_sub(ago)
+            .ok_or_else(|| format!("{value:?} reaches before the epoch"))?,
+        Err(_) => humantime::parse_rfc3339_weak(value)
+            .map_err(|_| format!("{value:?} is neither a duration (1h) nor an RFC 3339 time"))?,
+    };
+    Ok(at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_micros() as i64)
+}
+
+/// Filter fields shared by the listing and the replay.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterParams {
+    provider: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    event_id: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl FilterParams {
+    fn filter(self) -> Result<EventFilter, AdminError> {
+        let time = |v: Option<String>| {
+            v.map(|s| parse_time(&s))
+                .transpose()
+                .map_err(AdminError::BadRequest)
+        };
+        Ok(EventFilter {
+            provider: self.provider,
+            event_type: self.event_type,
+            event_id: self.event_id,
+            since_us: time(self.since)?,
+            until_us: time(self.until)?,
+        })
+    }
+}
+
+/// `GET /admin/events` query.
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    #[serde(flatten)]
+    filter: FilterParamsLoose,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// Like [`FilterParams`] (flattening cannot deny unknown fields).
+#[derive(Debug, Default, Deserialize)]
+pub struct FilterParamsLoose {
+    provider: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    event_id: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+/// List stored events, oldest first; `next_after` is the cursor of the next page.
+pub async fn list(
+    request: HttpRequest,
+    params: web::Query<ListParams>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&request, &state)?;
+    let ListParams {
+        filter,
+        after,
+        limit,
+    } = params.into_inner();
+    let limit = limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AdminError::BadRequest(format!(
+            "limit must be 1..={MAX_PAGE}"
+        )));
+    }
+    let filter = FilterParams {
+        provider: filter.provider,
+        event_type: filter.event_type,
+        event_id: filter.event_id,
+        since: filter.since,
+        until: filter.until,
+    }
+    .filter()?;
+    let events = store::list_events(&state.pool, &filter, after.unwrap_or(0), limit).await?;
+    let next_after = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.pk))
+        .flatten();
+    Ok(HttpResponse::Ok().json(json!({ "events": events, "next_after": next_after })))
+}
+
+/// One event with its body (as text when it is UTF-8, always as base64).
+pub async fn get(
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&request, &state)?;
+    let (provider, event_id) = path.into_inner();
+    let (event, body) = store::get_event(&state.pool, &provider, &event_id)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    let text = body.as_deref().and_then(|b| std::str::from_utf8(b).ok());
+    let b64 = body
+        .as_deref()
+        .map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+    Ok(HttpResponse::Ok().json(json!({ "event": event, "body": text, "body_base64": b64 })))
+}
+
+/// `POST /admin/replay` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    #[serde(flatten)]
+    filter: FilterParamsLoose,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Queue matching events for republishing.
+pub async fn replay(
+    request: HttpRequest,
+    body: web::Json<ReplayBody>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&request, &state)?;
+    let ReplayBody { filter, dry_run } = body.into_inner();
+    let filter = FilterParams {
+        provider: filter.provider,
+        event_type: filter.event_type,
+        event_id: filter.event_id,
+        since: filter.since,
+        until: filter.until,
+    }
+    .filter()?;
+    if filter.provider.is_none() && filter.event_id.is_none() && filter.since_us.is_none() {
+        return Err(AdminError::BadRequest(
+            "give at least one of provider, event_id or since".into(),
+        ));
+    }
+    let count = store::replay(&state.pool, &filter, dry_run).await?;
+    tracing::info!(
+        matched = count.matched,
+        queued = count.queued,
+        dry_run,
+        "admin replay"
+    );
+    Ok(HttpResponse::Ok().json(json!({ "dry_run": dry_run, "matched": count.matched, "replayable": count.replayable, "queued": count.queued })))
+}
