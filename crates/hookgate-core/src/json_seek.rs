@@ -41,7 +41,8 @@ impl<'de> Visitor<'de> for Seek<'_> {
         let (head, rest) = (&self.0[0], &self.0[1..]);
         let mut found = None;
         while let Some(matches) = map.next_key_seed(KeyIs(head))? {
-            if matches && found.is_none() {
+            // A repeated key: the last one wins, as in serde_json's `Value` and JSON.parse.
+            if matches {
                 found = map.next_value_seed(Seek(rest))?;
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -108,7 +109,8 @@ impl<'de> Visitor<'de> for Leaf {
         Ok(Some(v.to_string()))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Some(v.to_string()))
+        // Formatted as serde_json formats numbers (e.g. `1e+20`, not `100000000000000000000`).
+        Ok(serde_json::Number::from_f64(v).map(|n| n.to_string()))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
         Ok(None)
@@ -173,6 +175,9 @@ mod tests {
             "errors after the match count"
         );
         assert!(seek(b"a=1&b=2", &t(&["a"])).is_err());
+        let last = seek(br#"{"a":"first","a":"last"}"#, &t(&["a"])).expect("json");
+        assert_eq!(last, Some("last".into()), "a repeated key: the last wins");
+        assert_eq!(seek(br#"{"f":1e20}"#, &t(&["f"])).expect("json"), Some("1e+20".into()));
         assert_eq!(
             seek(br#"{"k\u0065y":"v"}"#, &t(&["key"])).expect("json"),
             Some("v".into())
