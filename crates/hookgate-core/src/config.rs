@@ -58,6 +58,18 @@ pub struct ServerConfig {
     /// How long shutdown waits for in-flight requests before closing them.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Concurrent connections per worker; beyond it new connections wait in the backlog.
+    pub max_connections: usize,
+    /// A client must send the whole request head within this (slow-loris guard).
+    #[serde(with = "humantime_serde")]
+    pub client_request_timeout: Duration,
+    /// Idle keep-alive connections are closed after this.
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+    /// Most request headers accepted (431 beyond).
+    pub max_headers: usize,
+    /// Largest total size of header names and values (431 beyond).
+    pub max_header_bytes: ByteSize,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +78,11 @@ impl Default for ServerConfig {
             listen: "0.0.0.0:8080".into(),
             workers: 0,
             shutdown_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
+            client_request_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(30),
+            max_headers: 64,
+            max_header_bytes: ByteSize::kib(16),
         }
     }
 }
@@ -310,6 +327,10 @@ pub struct ProviderConfig {
     pub event_type: Option<Vec<String>>,
     /// Largest accepted body, e.g. `1MiB`.
     pub max_body: Option<ByteSize>,
+    /// Optional rate limit, requests per second (token bucket; 429 beyond).
+    pub rate_limit: Option<f64>,
+    /// Requests that may arrive at once above `rate_limit` (default: one second's worth).
+    pub rate_burst: Option<u32>,
     /// Names of environment variables holding secrets; several = rotation.
     #[serde(default)]
     pub secrets_env: Vec<String>,
@@ -380,6 +401,12 @@ impl Config {
             .map_err(|reason| ConfigError::invalid("amqp.routing_key", reason))?;
         if self.amqp.exchange.is_empty() {
             return Err(ConfigError::invalid("amqp.exchange", "must not be empty"));
+        }
+        if self.server.max_headers == 0 || self.server.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_headers",
+                "max_headers and max_connections must be at least 1",
+            ));
         }
         if self.writer.batch_max == 0 {
             return Err(ConfigError::invalid(

@@ -177,7 +177,10 @@ mod tests {
         assert!(seek(b"a=1&b=2", &t(&["a"])).is_err());
         let last = seek(br#"{"a":"first","a":"last"}"#, &t(&["a"])).expect("json");
         assert_eq!(last, Some("last".into()), "a repeated key: the last wins");
-        assert_eq!(seek(br#"{"f":1e20}"#, &t(&["f"])).expect("json"), Some("1e+20".into()));
+        assert_eq!(
+            seek(br#"{"f":1e20}"#, &t(&["f"])).expect("json"),
+            Some("1e+20".into())
+        );
         assert_eq!(
             seek(br#"{"k\u0065y":"v"}"#, &t(&["key"])).expect("json"),
             Some("v".into())

@@ -13,6 +13,7 @@
 //! - [`extract`]: event-ID and event-type sources (`header:` / `json:`).
 //! - [`message`]: the shape of the message published to RabbitMQ.
 //! - [`sign`]: producing correctly signed requests (CLI `sign`, tests, benchmarks).
+//! - [`ratelimit`]: the token bucket behind per-provider rate limits.
 //!
 //! The only IO here is reading the config file and the environment in
 //! [`config::load`], so the server crate gets a validated, typed configuration.
@@ -23,6 +24,7 @@ mod json_seek;
 pub mod message;
 pub mod preset;
 pub mod provider;
+pub mod ratelimit;
 pub mod sign;
 pub mod template;
 pub mod verify;

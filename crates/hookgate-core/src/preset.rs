@@ -133,6 +133,8 @@ pub fn apply(config: &ProviderConfig, preset: ProviderConfig) -> ProviderConfig 
         event_id: c.event_id.or(preset.event_id),
         event_type: c.event_type.or(preset.event_type),
         max_body: c.max_body.or(preset.max_body),
+        rate_limit: c.rate_limit,
+        rate_burst: c.rate_burst,
         secrets_env: c.secrets_env,
         secrets: c.secrets,
     }

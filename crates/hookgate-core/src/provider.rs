@@ -37,6 +37,7 @@ pub struct Provider {
     pub(crate) event_id: Vec<Source>,
     pub(crate) event_type: Vec<Source>,
     pub(crate) max_body: usize,
+    pub(crate) rate_limit: Option<(f64, u32)>,
     pub(crate) inline_secrets: bool,
 }
 
@@ -60,6 +61,11 @@ impl Provider {
     /// Largest accepted body in bytes.
     pub fn max_body(&self) -> usize {
         self.max_body
+    }
+
+    /// The rate limit as (requests per second, burst), when one is configured.
+    pub fn rate_limit(&self) -> Option<(f64, u32)> {
+        self.rate_limit
     }
 
     /// Whether any secret came from the config file rather than the environment.
@@ -306,6 +312,16 @@ fn resolve(
     if max_body == 0 {
         return Err(invalid("max_body", "must be greater than 0".into()));
     }
+    let rate_limit = match cfg.rate_limit {
+        Some(rate) if !(rate.is_finite() && rate > 0.0) => {
+            return Err(invalid(
+                "rate_limit",
+                "must be a positive number of requests per second".into(),
+            ));
+        }
+        Some(rate) => Some((rate, cfg.rate_burst.unwrap_or(rate.ceil() as u32).max(1))),
+        None => None,
+    };
 
     let mut raw_secrets: Vec<(String, String)> = Vec::new();
     for var in &cfg.secrets_env {
@@ -355,6 +371,7 @@ fn resolve(
         event_id,
         event_type,
         max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
+        rate_limit,
         inline_secrets: !cfg.secrets.is_empty(),
     })
 }

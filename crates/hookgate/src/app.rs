@@ -106,7 +106,9 @@ impl Application {
         let listener = TcpListener::bind(&config.server.listen)
             .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
         let port = listener.local_addr()?.port();
+        let limits = Arc::new(http::Limits::new(&config.server, &registry));
         let state = AppState {
+            limits,
             registry: Arc::new(registry),
             writer,
             pool: pool.clone(),
@@ -124,7 +126,11 @@ impl Application {
         })
         .listen(listener)?
         .disable_signals()
-        .shutdown_timeout(config.server.shutdown_timeout.as_secs());
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs())
+        .max_connections(config.server.max_connections)
+        .client_request_timeout(config.server.client_request_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(config.server.keep_alive);
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);
         }

@@ -19,6 +19,12 @@ pub enum IngestError {
     /// The body exceeds the provider's `max_body`.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// More headers, or more header bytes, than `server.max_headers` / `max_header_bytes`.
+    #[error("request headers too large")]
+    HeadersTooLarge,
+    /// The provider's rate limit is exhausted; retry after the given time.
+    #[error("rate limited")]
+    RateLimited(std::time::Duration),
     /// The body could not be read (client went away, broken chunked encoding).
     #[error("request body could not be read")]
     BadRequest,
@@ -36,6 +42,8 @@ impl IngestError {
         match self {
             IngestError::UnknownProvider => "unknown_provider",
             IngestError::PayloadTooLarge => "payload_too_large",
+            IngestError::HeadersTooLarge => "headers_too_large",
+            IngestError::RateLimited(_) => "rate_limited",
             IngestError::BadRequest => "bad_request",
             IngestError::Rejected(r) => r.code(),
             IngestError::Unavailable(_) => "unavailable",
@@ -48,6 +56,8 @@ impl ResponseError for IngestError {
         match self {
             IngestError::UnknownProvider => StatusCode::NOT_FOUND,
             IngestError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            IngestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             IngestError::BadRequest => StatusCode::BAD_REQUEST,
             IngestError::Rejected(Rejection::MalformedPayload) => StatusCode::BAD_REQUEST,
             IngestError::Rejected(_) => StatusCode::UNAUTHORIZED,
@@ -57,8 +67,15 @@ impl ResponseError for IngestError {
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if let IngestError::Unavailable(_) = self {
-            response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
+        match self {
+            IngestError::Unavailable(_) => {
+                response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
+            }
+            IngestError::RateLimited(wait) => {
+                let secs = wait.as_secs_f64().ceil().clamp(1.0, 86_400.0) as u64;
+                response.insert_header(("Retry-After", secs.to_string()));
+            }
+            _ => {}
         }
         response.json(serde_json::json!({ "error": self.code() }))
     }

@@ -68,6 +68,7 @@ async fn accept(
         .registry
         .get(name)
         .ok_or(IngestError::UnknownProvider)?;
+    check_limits(request, name, state)?;
     let received = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -91,6 +92,29 @@ async fn accept(
         .write(verified, content_type, received.as_micros() as i64)
         .await?;
     Ok((outcome, event_id))
+}
+
+/// Header count and size, then the provider's rate limit: all before reading the body.
+fn check_limits(
+    request: &HttpRequest,
+    provider: &str,
+    state: &AppState,
+) -> Result<(), IngestError> {
+    let limits = &state.limits;
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if headers.len() > limits.max_headers || bytes > limits.max_header_bytes {
+        return Err(IngestError::HeadersTooLarge);
+    }
+    if let Some(bucket) = limits.buckets.get(provider) {
+        let now = limits.epoch.elapsed();
+        let taken = bucket.lock().map(|mut b| b.try_take(now)).unwrap_or(Ok(()));
+        taken.map_err(IngestError::RateLimited)?;
+    }
+    Ok(())
 }
 
 /// Read at most `limit` bytes; refuse early when the declared length is already too big.

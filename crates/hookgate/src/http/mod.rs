@@ -5,10 +5,14 @@ mod error;
 mod health;
 mod ingest;
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Instant,
+};
 
 use actix_web::{HttpResponse, web};
-use hookgate_core::ProviderRegistry;
+use hookgate_core::{ProviderRegistry, config::ServerConfig, ratelimit::TokenBucket};
 use secrecy::SecretString;
 use sqlx::PgPool;
 
@@ -31,6 +35,42 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Admin bearer token; `None` keeps `/admin/*` off.
     pub admin_token: Option<Arc<SecretString>>,
+    /// Header limits and per-provider rate limits.
+    pub limits: Arc<Limits>,
+}
+
+/// Abuse limits checked before a request body is read.
+pub struct Limits {
+    /// Most request headers.
+    pub max_headers: usize,
+    /// Largest total size of header names and values.
+    pub max_header_bytes: usize,
+    /// Token buckets of the providers that have a rate limit.
+    pub buckets: HashMap<String, Mutex<TokenBucket>>,
+    /// The buckets' monotonic clock starts here.
+    pub epoch: Instant,
+}
+
+impl Limits {
+    /// Limits from `[server]` and each provider's `rate_limit`.
+    pub fn new(server: &ServerConfig, registry: &ProviderRegistry) -> Self {
+        let epoch = Instant::now();
+        let buckets = registry
+            .iter()
+            .filter_map(|p| {
+                let (rate, burst) = p.rate_limit()?;
+                let bucket = TokenBucket::new(rate, burst, epoch.elapsed());
+                Some((p.name().to_string(), Mutex::new(bucket)))
+            })
+            .collect();
+        Self {
+            max_headers: server.max_headers,
+            max_header_bytes: usize::try_from(server.max_header_bytes.as_u64())
+                .unwrap_or(usize::MAX),
+            buckets,
+            epoch,
+        }
+    }
 }
 
 /// Register every route on an actix `App`.

@@ -58,6 +58,10 @@ pub struct Settings {
     pub writer_concurrency: usize,
     /// Admin token handed to the gateway (the binary reads it from `admin.token_env`).
     pub admin_token: Option<String>,
+    /// Extra `[server]` lines.
+    pub server_extra: String,
+    /// Extra tables appended to the config.
+    pub tables_extra: String,
 }
 
 impl Settings {
@@ -72,6 +76,8 @@ impl Settings {
             queue_capacity: 1024,
             writer_concurrency: 2,
             admin_token: None,
+            server_extra: String::new(),
+            tables_extra: String::new(),
         }
     }
 
@@ -82,6 +88,7 @@ impl Settings {
 listen = "127.0.0.1:0"
 workers = 1
 shutdown_timeout = "10s"
+{server_extra}
 
 [database]
 url = "{db}"
@@ -113,6 +120,8 @@ secrets = ["{GROQ_SECRET}"]
 [providers.github]
 preset = "github"
 secrets = ["gh-secret"]
+
+{tables_extra}
 "#,
             db = self.db_url,
             amqp = self.amqp_url,
@@ -120,6 +129,8 @@ secrets = ["gh-secret"]
             batch = self.batch_max,
             cap = self.queue_capacity,
             conc = self.writer_concurrency,
+            server_extra = self.server_extra,
+            tables_extra = self.tables_extra,
         )
     }
 

@@ -6,5 +6,6 @@ mod delivery;
 mod faults;
 mod helpers;
 mod http_api;
+mod limits;
 mod proxy;
 mod shutdown;
