@@ -7,5 +7,6 @@ mod faults;
 mod helpers;
 mod http_api;
 mod limits;
+mod log_audit;
 mod proxy;
 mod shutdown;

@@ -1,0 +1,122 @@
+//! Audit: run the conformance cases with every log captured (debug for all crates, trace
+//! for hookgate's own) and check that no secret, signature or payload reaches a log line.
+
+use std::{
+    io::Write,
+    sync::{Arc, Mutex},
+};
+
+use crate::helpers::*;
+
+/// A `MakeWriter` appending to a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[actix_web::test]
+async fn no_secret_signature_or_payload_reaches_the_logs() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug,hookgate=trace,hookgate_core=trace")
+        .with_writer(logs.clone())
+        .finish();
+    // Global: the HTTP workers log from their own threads. Only this test installs one.
+    tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+
+    let app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    let p = app.registry.get("groq").expect("groq");
+    let marker = "PAYLOAD-MARKER-93c1e";
+    let body = format!(r#"{{"id":"evt_audit","type":"audit.t","data":{{"card":"{marker}"}}}}"#)
+        .into_bytes();
+    let now = hookgate::unix_now();
+    let good = p.sign(&body, "evt_audit", "audit.t", now);
+    let signature = good
+        .iter()
+        .find(|(k, _)| k == "x-groq-signature")
+        .expect("sig")
+        .1
+        .clone();
+    let mut sent_signatures = vec![signature.clone()];
+
+    assert_eq!(app.post("groq", &good, body.clone()).await.status, 200);
+    assert_eq!(
+        app.post("groq", &good, body.clone()).await.status,
+        200,
+        "duplicate"
+    );
+    let forged = "ab".repeat(32);
+    sent_signatures.push(forged.clone());
+    let bad: Vec<_> = good
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if k == "x-groq-signature" {
+                    forged.clone()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    assert_eq!(app.post("groq", &bad, body.clone()).await.status, 401);
+    let stale = p.sign(&body, "evt_audit", "audit.t", now - 3600);
+    sent_signatures.push(stale[0].1.clone());
+    assert_eq!(app.post("groq", &stale, body.clone()).await.status, 401);
+    let no_sig: Vec<_> = good
+        .iter()
+        .filter(|(k, _)| k != "x-groq-signature")
+        .cloned()
+        .collect();
+    assert_eq!(app.post("groq", &no_sig, body.clone()).await.status, 401);
+    let form = format!("card={marker}").into_bytes();
+    let form_sig = p.sign(&form, "x", "y", now);
+    sent_signatures.push(form_sig[0].1.clone());
+    assert_eq!(app.post("groq", &form_sig, form).await.status, 400);
+    assert_eq!(app.post("nope", &good, body.clone()).await.status, 404);
+    let small = app.registry.get("small").expect("small");
+    let big = format!("{{\"pad\":\"{}\"}}", marker.repeat(100)).into_bytes();
+    assert_eq!(
+        app.post("small", &small.sign(&big, "b", "t", now), big)
+            .await
+            .status,
+        413
+    );
+    app.drained().await;
+    assert_eq!(message_ids(&inbox.take_all().await), vec!["evt_audit"]);
+    app.stop().await;
+
+    let text = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8 logs");
+    assert!(
+        text.contains(r#""name":"webhook""#) && text.contains("invalid_signature"),
+        "the request spans and rejections were captured"
+    );
+    for (what, needle) in [
+        ("secret", GROQ_SECRET),
+        ("payload", marker),
+        ("secret", "gh-secret"),
+    ] {
+        assert!(!text.contains(needle), "a {what} reached the logs");
+    }
+    for sig in &sent_signatures {
+        assert!(!text.contains(sig.as_str()), "a signature reached the logs");
+    }
+}
