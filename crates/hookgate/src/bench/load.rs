@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use hookgate_core::{Provider, config::Config};
 use serde::Serialize;
 
-use super::{BenchArgs, Percentiles, inbox::Inbox};
+use super::{BenchArgs, Percentiles};
 
 /// The gateway side of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -127,12 +127,13 @@ impl Shared {
     }
 }
 
-/// Drive the load described by `args` and report it.
+/// Drive the load described by `args` and report it. Event IDs are `<prefix><n>`, so a
+/// queue shared with other traffic can tell them apart.
 pub async fn run(
     config: &Config,
     provider: Arc<Provider>,
     args: &BenchArgs,
-    inbox: &Inbox,
+    prefix: &str,
 ) -> anyhow::Result<LoadReport> {
     let base = args.url.clone().unwrap_or_else(|| {
         let port = config.server.listen.rsplit(':').next().unwrap_or("8080");
@@ -152,7 +153,7 @@ pub async fn run(
         provider,
         url,
         client,
-        prefix: inbox.prefix.clone(),
+        prefix: prefix.to_owned(),
         duplicates: args.duplicates.clamp(0.0, 1.0),
         body_size: args.body_size,
         next: Cell::new(0),

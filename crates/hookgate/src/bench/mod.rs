@@ -8,6 +8,7 @@
 //! - [`ceilings`]: persistent confirmed publishes to a durable queue, and batched
 //!   `INSERT ... ON CONFLICT DO NOTHING` with synchronous commit.
 
+pub mod audit;
 pub mod ceilings;
 pub mod inbox;
 pub mod load;
@@ -55,6 +56,12 @@ pub struct BenchArgs {
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Write the IDs of the events answered 200 to this file, one per line.
+    #[arg(long)]
+    pub acked_out: Option<std::path::PathBuf>,
+    /// Do not bind a queue or wait for deliveries (e.g. when the broker will restart).
+    #[arg(long)]
+    pub no_delivery_check: bool,
 }
 
 /// Latency percentiles in milliseconds.
@@ -115,11 +122,22 @@ pub async fn run(
             .get(&args.provider)
             .ok_or_else(|| anyhow::anyhow!("no provider named {:?} in the config", args.provider))?
             .clone();
-        let inbox = inbox::Inbox::bind(&config.amqp).await?;
-        let load = load::run(config, provider, args, &inbox).await?;
-        let delivery = inbox.settle(&load, args.drain_timeout).await;
+        let (inbox, prefix) = if args.no_delivery_check {
+            (None, format!("bench_{}_", crate::cli::sign::unique_id()))
+        } else {
+            let inbox = inbox::Inbox::bind(&config.amqp).await?;
+            let prefix = inbox.prefix.clone();
+            (Some(inbox), prefix)
+        };
+        let load = load::run(config, provider, args, &prefix).await?;
+        if let Some(path) = &args.acked_out {
+            let ids: Vec<String> = load.acked.borrow().keys().cloned().collect();
+            std::fs::write(path, ids.join("\n") + "\n")?;
+        }
+        if let Some(inbox) = inbox {
+            report.delivery = Some(inbox.settle(&load, args.drain_timeout).await);
+        }
         report.load = Some(load);
-        report.delivery = Some(delivery);
     }
     if let (Some(c), Some(d)) = (&report.ceilings, &report.delivery) {
         report.ratios.insert(

@@ -46,6 +46,9 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Signed load against a running gateway, with delivery check and raw ceilings.
     Bench(crate::bench::BenchArgs),
+    /// Drain a queue, writing each message's ID (fault-injection audits).
+    #[command(hide = true)]
+    AuditQueue(crate::bench::audit::AuditArgs),
     /// GET a URL and exit 0 on a 2xx answer (container health checks).
     Healthcheck {
         /// URL to probe.
@@ -120,6 +123,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("{lost} acknowledged event(s) were not delivered");
                 return Ok(ExitCode::FAILURE);
             }
+        }
+        Command::AuditQueue(args) => {
+            let (config, _) = load(&cli.config)?;
+            let n = tokio_runtime()?.block_on(crate::bench::audit::run(&config.amqp.url, &args))?;
+            eprintln!("{n} message(s) drained from {}", args.queue);
         }
         Command::Healthcheck { url } => {
             return actix_web::rt::System::new().block_on(healthcheck(&url));
