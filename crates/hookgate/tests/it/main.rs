@@ -3,6 +3,7 @@
 
 mod admin;
 mod delivery;
+mod docs;
 mod faults;
 mod helpers;
 mod http_api;
