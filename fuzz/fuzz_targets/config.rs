@@ -12,6 +12,10 @@ const SECRET: &str = "fuzz-secret-value-7f3a";
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
+    // Keys are echoed in errors by design; the secret must only be the skeleton's value.
+    if text.contains(SECRET) {
+        return;
+    }
     // Give every run a valid skeleton half of the time, so validation code is reached.
     let toml = if data.first().is_some_and(|b| b % 2 == 0) {
         format!(

@@ -343,8 +343,10 @@ pub struct ProviderConfig {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file or environment could not be read or did not match the schema.
-    #[error("{0}")]
+    /// The file or environment could not be read or did not match the schema. The message
+    /// keeps the position and the reason but drops the quoted source line, which could
+    /// hold an inline secret.
+    #[error("{}", redact_source_lines(&.0.to_string()))]
     Load(Box<figment::Error>),
     /// A value is present but not acceptable.
     #[error("{key}: {reason}")]
@@ -363,6 +365,20 @@ impl ConfigError {
             reason: reason.into(),
         }
     }
+}
+
+/// Remove the source excerpt a TOML parse error quotes (`12 | secrets = ["..."`, `   |   ^`).
+fn redact_source_lines(message: &str) -> String {
+    message
+        .lines()
+        .filter(|line| {
+            let t = line.trim_start();
+            let after_number = t.trim_start_matches(|c: char| c.is_ascii_digit());
+            !(t.starts_with('|')
+                || (after_number.len() < t.len() && after_number.trim_start().starts_with('|')))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 impl From<figment::Error> for ConfigError {

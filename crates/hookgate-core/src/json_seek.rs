@@ -52,7 +52,7 @@ impl<'de> Visitor<'de> for Seek<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let index = self.0[0].parse::<usize>().ok();
+        let index = array_index(&self.0[0]);
         let mut found = None;
         let mut i = 0;
         loop {
@@ -88,6 +88,15 @@ impl<'de> Visitor<'de> for Seek<'_> {
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
+}
+
+/// An RFC 6901 array index: `0` or digits without a sign or a leading zero.
+fn array_index(token: &str) -> Option<usize> {
+    let digits = token.bytes().all(|b| b.is_ascii_digit());
+    if token.is_empty() || !digits || (token.len() > 1 && token.starts_with('0')) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 /// The value at the pointer: strings and numbers as text, anything else absent.
@@ -175,6 +184,11 @@ mod tests {
             "errors after the match count"
         );
         assert!(seek(b"a=1&b=2", &t(&["a"])).is_err());
+        // Found by fuzzing: only plain digits index an array (RFC 6901), as in serde_json.
+        for bad in ["+0", "01", "-1", " 0"] {
+            assert_eq!(seek(b"[8,9]", &t(&[bad])).expect("json"), None, "{bad:?}");
+        }
+        assert_eq!(seek(b"[8,9]", &t(&["1"])).expect("json"), Some("9".into()));
         let last = seek(br#"{"a":"first","a":"last"}"#, &t(&["a"])).expect("json");
         assert_eq!(last, Some("last".into()), "a repeated key: the last wins");
         assert_eq!(

@@ -206,3 +206,19 @@ fn admin_token_comes_from_the_named_variable_only_when_set() {
         "no token_env means off"
     );
 }
+
+#[test]
+fn a_syntax_error_never_quotes_the_line_holding_a_secret() {
+    // Found by fuzzing: TOML parse errors quote the offending source line.
+    Jail::expect_with(|jail| {
+        let msg = load_err(
+            jail,
+            &format!(
+                "{BASE}\n[providers.dev]\npreset = \"github\"\nsecrets = [\"inline-s3cret-xyz\" oops]\n"
+            ),
+        );
+        assert!(!msg.contains("inline-s3cret-xyz"), "{msg}");
+        assert!(msg.contains("line"), "the position is kept: {msg}");
+        Ok(())
+    });
+}
