@@ -19,6 +19,7 @@ use crate::{
     http::{self, AppState},
     metrics::Metrics,
     relay::{BrokerState, Relay},
+    reload::{LiveConfig, Snapshot},
     retention,
     writer::BatchWriter,
 };
@@ -30,6 +31,8 @@ pub struct Options {
     pub migrate: bool,
     /// Admin API bearer token (resolved from `admin.token_env`); `None` keeps it off.
     pub admin_token: Option<secrecy::SecretString>,
+    /// The config file, for hot reloads (SIGHUP, `POST /admin/reload`).
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -37,6 +40,7 @@ impl Default for Options {
         Self {
             migrate: true,
             admin_token: None,
+            config_path: None,
         }
     }
 }
@@ -54,6 +58,7 @@ pub struct Application {
     relay_stop: CancellationToken,
     retention_task: JoinHandle<()>,
     shutdown: CancellationToken,
+    live: LiveConfig,
 }
 
 impl Application {
@@ -106,10 +111,10 @@ impl Application {
         let listener = TcpListener::bind(&config.server.listen)
             .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
         let port = listener.local_addr()?.port();
-        let limits = Arc::new(http::Limits::new(&config.server, &registry));
+        let limits = http::Limits::new(&config.server, &registry);
+        let live = LiveConfig::new(Snapshot { registry, limits }, options.config_path.clone());
         let state = AppState {
-            limits,
-            registry: Arc::new(registry),
+            live: live.clone(),
             writer,
             pool: pool.clone(),
             broker: broker.clone(),
@@ -147,6 +152,7 @@ impl Application {
             relay_stop,
             retention_task,
             shutdown,
+            live,
         })
     }
 
@@ -163,6 +169,11 @@ impl Application {
     /// The gateway's metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The hot-reloadable part of the config (for SIGHUP).
+    pub fn live_config(&self) -> &LiveConfig {
+        &self.live
     }
 
     /// The relay's broker state.

@@ -11,6 +11,7 @@
 //! - [`broker`]: AMQP connection, topology and the mapping of the core message shape to
 //!   AMQP properties.
 //! - [`retention`]: purging old event keys and payloads.
+//! - [`reload`]: hot reload of providers, secrets and limits.
 //! - [`http`]: the actix handlers (ingest, health, metrics) and the one error-to-status map.
 //! - [`metrics`]: the Prometheus registry.
 //! - [`telemetry`]: `tracing` subscriber set-up.
@@ -27,6 +28,7 @@ pub mod db;
 pub mod http;
 pub mod metrics;
 pub mod relay;
+pub mod reload;
 pub mod retention;
 pub mod store;
 pub mod telemetry;

@@ -80,7 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { no_migrate } => {
             let (config, registry) = load(&cli.config)?;
-            tokio_runtime()?.block_on(serve(config, registry, !no_migrate))?;
+            tokio_runtime()?.block_on(serve(config, registry, !no_migrate, cli.config.clone()))?;
         }
         Command::Migrate => {
             let (config, _) = load(&cli.config)?;
@@ -146,18 +146,38 @@ async fn serve(
     config: config::Config,
     registry: hookgate_core::ProviderRegistry,
     migrate: bool,
+    path: std::path::PathBuf,
 ) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let options = Options {
         migrate,
         admin_token: config.admin.token(|name| std::env::var(name).ok()),
+        config_path: Some(path),
     };
     let app = Application::build(config, registry, options, shutdown.clone()).await?;
+    let live = app.live_config().clone();
+    tokio::spawn(reload_on_sighup(live));
     tokio::spawn(async move {
         wait_for_signal().await;
         shutdown.cancel();
     });
     app.run_until_stopped().await
+}
+
+/// SIGHUP reloads providers, secrets and limits; an invalid file is logged and ignored.
+async fn reload_on_sighup(live: crate::reload::LiveConfig) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match live.reload() {
+            Ok(providers) => tracing::info!(?providers, "configuration reloaded (SIGHUP)"),
+            Err(e) => {
+                tracing::error!(error = %e, "configuration reload refused; keeping the current one")
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {

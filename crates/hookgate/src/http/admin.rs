@@ -232,3 +232,23 @@ pub async fn replay(
     );
     Ok(HttpResponse::Ok().json(json!({ "dry_run": dry_run, "matched": count.matched, "replayable": count.replayable, "queued": count.queued })))
 }
+
+/// Reload providers, secrets and limits from the config file; an invalid file is refused
+/// (422) and the current config stays.
+pub async fn reload(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&request, &state)?;
+    match state.live.reload() {
+        Ok(providers) => {
+            tracing::info!(?providers, "configuration reloaded");
+            Ok(HttpResponse::Ok().json(json!({"status": "reloaded", "providers": providers})))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "configuration reload refused; keeping the current one");
+            Ok(HttpResponse::UnprocessableEntity()
+                .json(json!({"error": "invalid_config", "detail": e.to_string()})))
+        }
+    }
+}

@@ -11,7 +11,8 @@ use actix_web::{
 use futures_util::StreamExt;
 use hookgate_core::{Unverified, verify::Headers};
 
-use super::{AppState, IngestError};
+use super::{AppState, IngestError, Limits};
+use crate::reload::Snapshot;
 
 /// actix's header map seen through the core's [`Headers`] trait.
 struct HeaderView<'a>(&'a HeaderMap);
@@ -32,8 +33,10 @@ pub async fn ingest(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IngestError> {
     let started = Instant::now();
-    let result = accept(&request, &provider, payload, &state).await;
-    let label = if state.registry.get(&provider).is_some() {
+    // One snapshot for the whole request: a concurrent reload does not change it midway.
+    let snapshot = state.live.snapshot();
+    let result = accept(&request, &provider, payload, &state, &snapshot).await;
+    let label = if snapshot.registry.get(&provider).is_some() {
         provider.as_str()
     } else {
         "_unknown"
@@ -63,12 +66,13 @@ async fn accept(
     name: &str,
     payload: web::Payload,
     state: &AppState,
+    snapshot: &Snapshot,
 ) -> Result<(crate::writer::Outcome, String), IngestError> {
-    let provider = state
+    let provider = snapshot
         .registry
         .get(name)
         .ok_or(IngestError::UnknownProvider)?;
-    check_limits(request, name, state)?;
+    check_limits(request, name, &snapshot.limits)?;
     let received = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -95,12 +99,7 @@ async fn accept(
 }
 
 /// Header count and size, then the provider's rate limit: all before reading the body.
-fn check_limits(
-    request: &HttpRequest,
-    provider: &str,
-    state: &AppState,
-) -> Result<(), IngestError> {
-    let limits = &state.limits;
+fn check_limits(request: &HttpRequest, provider: &str, limits: &Limits) -> Result<(), IngestError> {
     let headers = request.headers();
     let bytes: usize = headers
         .iter()

@@ -18,13 +18,13 @@ use sqlx::PgPool;
 
 pub use error::IngestError;
 
-use crate::{metrics::Metrics, relay::BrokerState, writer::BatchWriter};
+use crate::{metrics::Metrics, relay::BrokerState, reload::LiveConfig, writer::BatchWriter};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// Providers by path segment.
-    pub registry: Arc<ProviderRegistry>,
+    /// Providers, secrets and limits (hot-reloadable).
+    pub live: LiveConfig,
     /// Group-commit writer.
     pub writer: BatchWriter,
     /// Database pool (health checks).
@@ -35,8 +35,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Admin bearer token; `None` keeps `/admin/*` off.
     pub admin_token: Option<Arc<SecretString>>,
-    /// Header limits and per-provider rate limits.
-    pub limits: Arc<Limits>,
 }
 
 /// Abuse limits checked before a request body is read.
@@ -87,7 +85,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .route("/events", web::get().to(admin::list))
             .route("/events/{provider}/{event_id}", web::get().to(admin::get))
-            .route("/replay", web::post().to(admin::replay)),
+            .route("/replay", web::post().to(admin::replay))
+            .route("/reload", web::post().to(admin::reload)),
     )
     .default_service(web::to(not_found));
 }

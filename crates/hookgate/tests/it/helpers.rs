@@ -62,6 +62,8 @@ pub struct Settings {
     pub server_extra: String,
     /// Extra tables appended to the config.
     pub tables_extra: String,
+    /// Config file for hot reloads.
+    pub config_path: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -78,6 +80,7 @@ impl Settings {
             admin_token: None,
             server_extra: String::new(),
             tables_extra: String::new(),
+            config_path: None,
         }
     }
 
@@ -171,6 +174,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         Options {
             migrate: false,
             admin_token: settings.admin_token.clone().map(Into::into),
+            config_path: settings.config_path.clone(),
         },
         shutdown.clone(),
     )

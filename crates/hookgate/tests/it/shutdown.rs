@@ -13,7 +13,13 @@ use std::{
 use crate::helpers::*;
 
 /// Start `hookgate serve` on `config`; returns the child and its bound port.
-fn start_gateway(config: &std::path::Path) -> (Child, u16) {
+pub fn start_gateway(config: &std::path::Path) -> (Child, u16) {
+    let (child, port, _logs) = start_gateway_with_logs(config);
+    (child, port)
+}
+
+/// Like [`start_gateway`], also handing out the `message` of every later log line.
+pub fn start_gateway_with_logs(config: &std::path::Path) -> (Child, u16, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(["serve"])
         .env("HOOKGATE_CONFIG", config)
@@ -23,30 +29,54 @@ fn start_gateway(config: &std::path::Path) -> (Child, u16) {
         .spawn()
         .expect("spawn hookgate");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
+    let (port_tx, port_rx) = mpsc::channel();
+    let (log_tx, log_rx) = mpsc::channel();
     std::thread::spawn(move || {
-        // Keep reading so the pipe never fills; report the port once.
+        // Keep reading so the pipe never fills; report the port once, then every message.
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                && v["message"] == "listening"
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if v["message"] == "listening"
                 && let Some(port) = v["port"].as_u64()
             {
-                let _ = tx.send(port as u16);
+                let _ = port_tx.send(port as u16);
+            }
+            if let Some(message) = v["message"].as_str() {
+                let _ = log_tx.send(message.to_owned());
             }
         }
     });
-    let port = rx
+    let port = port_rx
         .recv_timeout(Duration::from_secs(60))
         .expect("gateway reports its port");
-    (child, port)
+    (child, port, log_rx)
 }
 
-fn sigterm(child: &Child) {
+/// Wait (bounded) for a log message containing `needle`.
+pub fn wait_for_log(logs: &mpsc::Receiver<String>, needle: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match logs.recv_timeout(left) {
+            Ok(message) if message.contains(needle) => return,
+            Ok(_) => {}
+            Err(_) => panic!("no log line containing {needle:?}"),
+        }
+    }
+}
+
+/// Send `signal` (e.g. `-TERM`, `-HUP`) to the child.
+pub fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
+}
+
+fn sigterm(child: &Child) {
+    signal(child, "-TERM");
 }
 
 async fn try_post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Option<u16> {
