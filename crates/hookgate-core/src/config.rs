@@ -146,6 +146,9 @@ pub struct QueueConfig {
     /// Also declare `<name>.dlq` and dead-letter rejected messages to it.
     #[serde(default)]
     pub dead_letter: bool,
+    /// Declare it (and its DLQ) as a replicated quorum queue (RabbitMQ clusters).
+    #[serde(default)]
+    pub quorum: bool,
 }
 
 /// `[writer]`: the group-commit batch writer.

@@ -24,6 +24,20 @@ use crate::{
     writer::BatchWriter,
 };
 
+/// Longest wait for each background stage at shutdown.
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Await `stage`, giving up (with a warning) after `limit`.
+async fn bounded<F: std::future::Future>(name: &str, limit: std::time::Duration, stage: F) {
+    if tokio::time::timeout(limit, stage).await.is_err() {
+        tracing::warn!(
+            stage = name,
+            ?limit,
+            "shutdown stage did not finish in time; continuing"
+        );
+    }
+}
+
 /// Start-up choices that are not part of the config file.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -193,14 +207,16 @@ impl Application {
         let served = self.server.await;
         self.shutdown.cancel();
         let _ = stopper.await;
+        // Every stage after the HTTP server is bounded: what is not done in time stays in
+        // the outbox (nothing acknowledged is lost), and the log says which stage overran.
         tracing::info!("committing what the writer holds");
         self.writer_stop.cancel();
-        let _ = self.writer_task.await;
+        bounded("writer", DRAIN_LIMIT, self.writer_task).await;
         tracing::info!("draining the relay");
         self.relay_stop.cancel();
-        let _ = self.relay_task.await;
-        let _ = self.retention_task.await;
-        self.pool.close().await;
+        bounded("relay", DRAIN_LIMIT, self.relay_task).await;
+        bounded("retention", DRAIN_LIMIT, self.retention_task).await;
+        bounded("database pool", DRAIN_LIMIT, self.pool.close()).await;
         tracing::info!("stopped");
         served.context("HTTP server failed")
     }

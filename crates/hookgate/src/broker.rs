@@ -36,11 +36,18 @@ pub async fn declare_topology(channel: &Channel, amqp: &AmqpConfig) -> lapin::Re
         ..QueueDeclareOptions::default()
     };
     for queue in &amqp.queues {
-        let mut args = FieldTable::default();
+        let kind = || {
+            let mut args = FieldTable::default();
+            if queue.quorum {
+                args.insert("x-queue-type".into(), long("quorum"));
+            }
+            args
+        };
+        let mut args = kind();
         if queue.dead_letter {
             let dlq = format!("{}.dlq", queue.name);
             channel
-                .queue_declare(dlq.as_str().into(), durable, FieldTable::default())
+                .queue_declare(dlq.as_str().into(), durable, kind())
                 .await?;
             args.insert("x-dead-letter-exchange".into(), long(""));
             args.insert("x-dead-letter-routing-key".into(), long(&dlq));

@@ -100,7 +100,13 @@ impl Relay {
                     self.state.set(false);
                     match lost {
                         Ok(()) => {
-                            let _ = connection.close(200, "shutdown".into()).await;
+                            let close = connection.close(200, "shutdown".into());
+                            if tokio::time::timeout(Duration::from_secs(5), close)
+                                .await
+                                .is_err()
+                            {
+                                tracing::warn!("broker did not acknowledge the close in time");
+                            }
                             return;
                         }
                         Err(reason) => tracing::warn!(%reason, "broker connection lost"),

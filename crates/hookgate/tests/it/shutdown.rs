@@ -12,13 +12,8 @@ use std::{
 
 use crate::helpers::*;
 
-/// Start `hookgate serve` on `config`; returns the child and its bound port.
-pub fn start_gateway(config: &std::path::Path) -> (Child, u16) {
-    let (child, port, _logs) = start_gateway_with_logs(config);
-    (child, port)
-}
-
-/// Like [`start_gateway`], also handing out the `message` of every later log line.
+/// Start `hookgate serve` on `config`; returns the child, its bound port and the
+/// `message` of every later log line.
 pub fn start_gateway_with_logs(config: &std::path::Path) -> (Child, u16, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
         .args(["serve"])
@@ -51,6 +46,26 @@ pub fn start_gateway_with_logs(config: &std::path::Path) -> (Child, u16, mpsc::R
         .recv_timeout(Duration::from_secs(60))
         .expect("gateway reports its port");
     (child, port, log_rx)
+}
+
+/// Wait (bounded) for the child to exit after a signal; on a hang, kill it and fail with
+/// its log messages so the stuck shutdown stage is named.
+pub async fn exits(child: Child, logs: Option<mpsc::Receiver<String>>) -> std::process::ExitStatus {
+    let pid = child.id();
+    let mut child = child;
+    let waited = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await;
+    match waited {
+        Ok(done) => done.expect("join").expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let tail: Vec<String> = logs.map(|l| l.try_iter().collect()).unwrap_or_default();
+            panic!("gateway {pid} did not exit within 30 s; its last log messages: {tail:?}");
+        }
+    }
 }
 
 /// Wait (bounded) for a log message containing `needle`.
@@ -97,7 +112,7 @@ async fn sigterm_under_load_loses_nothing() {
     let path = std::env::temp_dir().join(format!("{}.toml", unique("hookgate-it")));
     std::fs::write(&path, settings.toml()).expect("write config");
     let inbox = Inbox::bind(&settings.exchange, "#").await;
-    let (child, port) = start_gateway(&path);
+    let (child, port, logs) = start_gateway_with_logs(&path);
     let url = format!("http://127.0.0.1:{port}/webhooks/groq");
     let provider = registry.get("groq").expect("groq").clone();
 
@@ -137,11 +152,7 @@ async fn sigterm_under_load_loses_nothing() {
         terminate,
     )
     .await;
-    let mut child = child;
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .expect("join")
-        .expect("wait");
+    let status = exits(child, Some(logs)).await;
     assert!(status.success(), "graceful exit: {status:?}");
 
     let acknowledged = acknowledged.borrow().clone();
@@ -168,7 +179,7 @@ async fn sigterm_under_load_loses_nothing() {
     );
 
     // Restart: whatever was not yet published is published now.
-    let (restarted, _) = start_gateway(&path);
+    let (restarted, _, restarted_logs) = start_gateway_with_logs(&path);
     eventually(Duration::from_secs(30), || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
             .fetch_one(&db)
@@ -188,8 +199,7 @@ async fn sigterm_under_load_loses_nothing() {
         "answered 200 but never delivered: {lost:?}"
     );
     sigterm(&restarted);
-    let mut restarted = restarted;
-    let _ = tokio::task::spawn_blocking(move || restarted.wait()).await;
+    assert!(exits(restarted, Some(restarted_logs)).await.success());
     db.close().await;
     drop_database(&settings.database).await;
     let _ = std::fs::remove_file(&path);
