@@ -94,7 +94,6 @@ pub fn parse_time(value: &str) -> Result<i64, String> {
 
 /// Filter fields shared by the listing and the replay.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FilterParams {
     provider: Option<String>,
     #[serde(rename = "type")]
@@ -125,20 +124,9 @@ impl FilterParams {
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
     #[serde(flatten)]
-    filter: FilterParamsLoose,
+    filter: FilterParams,
     after: Option<i64>,
     limit: Option<i64>,
-}
-
-/// Like [`FilterParams`] (flattening cannot deny unknown fields).
-#[derive(Debug, Default, Deserialize)]
-pub struct FilterParamsLoose {
-    provider: Option<String>,
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    event_id: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
 }
 
 /// List stored events, oldest first; `next_after` is the cursor of the next page.
@@ -159,14 +147,7 @@ pub async fn list(
             "limit must be 1..={MAX_PAGE}"
         )));
     }
-    let filter = FilterParams {
-        provider: filter.provider,
-        event_type: filter.event_type,
-        event_id: filter.event_id,
-        since: filter.since,
-        until: filter.until,
-    }
-    .filter()?;
+    let filter = filter.filter()?;
     let events = store::list_events(&state.pool, &filter, after.unwrap_or(0), limit).await?;
     let next_after = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.pk))
@@ -194,10 +175,9 @@ pub async fn get(
 
 /// `POST /admin/replay` body.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ReplayBody {
     #[serde(flatten)]
-    filter: FilterParamsLoose,
+    filter: FilterParams,
     #[serde(default)]
     dry_run: bool,
 }
@@ -210,14 +190,7 @@ pub async fn replay(
 ) -> Result<HttpResponse, AdminError> {
     authorize(&request, &state)?;
     let ReplayBody { filter, dry_run } = body.into_inner();
-    let filter = FilterParams {
-        provider: filter.provider,
-        event_type: filter.event_type,
-        event_id: filter.event_id,
-        since: filter.since,
-        until: filter.until,
-    }
-    .filter()?;
+    let filter = filter.filter()?;
     if filter.provider.is_none() && filter.event_id.is_none() && filter.since_us.is_none() {
         return Err(AdminError::BadRequest(
             "give at least one of provider, event_id or since".into(),

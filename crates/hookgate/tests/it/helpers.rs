@@ -240,6 +240,27 @@ impl TestApp {
         self.post(provider, &h, b).await
     }
 
+    /// An admin API request with an optional bearer token and JSON body.
+    pub async fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = awc::Client::default().request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.insert_header(("authorization", format!("Bearer {t}")));
+        }
+        let mut res = match body {
+            Some(json) => req.send_json(&json).await,
+            None => req.send().await,
+        }
+        .expect("admin request");
+        answer(&mut res).await
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         let mut res = awc::Client::default()
             .get(self.url(path))

@@ -12,19 +12,7 @@ use crate::helpers::*;
 const LATE: &str = "[providers.late]\npreset = \"github\"\nsecrets = [\"late-secret\"]";
 
 async fn reload(app: &TestApp) -> Answer {
-    let mut res = awc::Client::default()
-        .post(app.url("/admin/reload"))
-        .insert_header(("authorization", "Bearer tok"))
-        .send()
-        .await
-        .expect("POST");
-    let status = res.status().as_u16();
-    let json = serde_json::from_slice(&res.body().await.expect("body")).unwrap_or_default();
-    Answer {
-        status,
-        retry_after: None,
-        json,
-    }
+    app.admin("POST", "/admin/reload", Some("tok"), None).await
 }
 
 fn late_request(id: &str) -> (Vec<(String, String)>, Vec<u8>) {
