@@ -385,3 +385,69 @@ async fn graceful_shutdown_finishes_the_in_flight_message_without_losing_or_repe
     );
     q.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_postgres_store_remembers_handled_ids_across_a_restart() {
+    use sqlx::{Connection, PgConnection};
+    let db = unique("consumer_store").replace(['.', '-'], "_");
+    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .expect("pg");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{db}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create db");
+    let url = format!("postgres://postgres@127.0.0.1:5432/{db}");
+    let q = Queues::new(2).await;
+
+    let run = |handled: Arc<Mutex<Vec<String>>>, until: &'static str| {
+        let (url, queue) = (url.clone(), q.name.clone());
+        async move {
+            let pool = sqlx::PgPool::connect(&url).await.expect("pool");
+            let store = hookgate_consumer::PostgresStore::new(pool, "billing")
+                .await
+                .expect("store");
+            let h = handled.clone();
+            let consumer = Consumer::builder(AMQP, queue)
+                .fallback(move |e: Event| {
+                    let h = h.clone();
+                    async move {
+                        h.lock().expect("lock").push(e.id);
+                        Ok(())
+                    }
+                })
+                .prefetch(1)
+                .idempotency(store)
+                .build();
+            let shutdown = CancellationToken::new();
+            let running = tokio::spawn(consumer.run(shutdown.clone()));
+            eventually(Duration::from_secs(10), || {
+                handled.lock().expect("lock").iter().any(|id| id == until)
+            })
+            .await;
+            shutdown.cancel();
+            running.await.expect("join").expect("clean stop");
+        }
+    };
+    let first = Arc::new(Mutex::new(Vec::new()));
+    q.publish("evt_pg_1", "t", b"{}").await;
+    run(first.clone(), "evt_pg_1").await;
+    // A new consumer with a fresh store instance (a restart) gets a copy, then a new event.
+    let second = Arc::new(Mutex::new(Vec::new()));
+    q.publish("evt_pg_1", "t", b"{}").await;
+    q.publish("evt_pg_2", "t", b"{}").await;
+    run(second.clone(), "evt_pg_2").await;
+    assert_eq!(*first.lock().expect("lock"), vec!["evt_pg_1".to_string()]);
+    assert_eq!(
+        *second.lock().expect("lock"),
+        vec!["evt_pg_2".to_string()],
+        "the copy was not handled again"
+    );
+    assert_eq!(q.depth(&q.name).await, 0);
+    q.cleanup().await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await;
+}
