@@ -283,3 +283,30 @@ secrets = ["acme_secret"]"#,
         "upper-case hex is accepted"
     );
 }
+
+#[test]
+fn slack_url_verification_is_answered_with_its_challenge() {
+    let p = provider(
+        r#"preset = "slack"
+secrets = ["slack_test_secret"]"#,
+    );
+    let body = br#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let h = p.sign(body, "", "", 1700000000);
+    let v = verify(&p, &h, body, 1700000000).expect("verifies");
+    assert_eq!(
+        p.handshake_reply(v.body()).as_deref(),
+        Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    );
+    let event = br#"{"event_id":"Ev1","event":{"type":"app_mention"},"type":"event_callback"}"#;
+    assert_eq!(
+        p.handshake_reply(event),
+        None,
+        "ordinary events are not handshakes"
+    );
+    let groq = provider("preset = \"groq\"\nsecrets = [\"x\"]");
+    assert_eq!(
+        groq.handshake_reply(body),
+        None,
+        "only Slack has this handshake"
+    );
+}

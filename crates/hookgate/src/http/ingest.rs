@@ -42,8 +42,8 @@ pub async fn ingest(
         "_unknown"
     };
     match &result {
-        Ok((outcome, _)) => {
-            state.metrics.request(label, outcome.as_str());
+        Ok(accepted) => {
+            state.metrics.request(label, accepted.outcome());
             state
                 .metrics
                 .ack_latency
@@ -54,11 +54,32 @@ pub async fn ingest(
             tracing::info!(code = e.code(), "webhook rejected");
         }
     }
-    let (outcome, event_id) = result?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "status": outcome.as_str(),
-        "event_id": event_id,
-    })))
+    Ok(match result? {
+        Accepted::Stored(outcome, event_id) => HttpResponse::Ok().json(serde_json::json!({
+            "status": outcome.as_str(),
+            "event_id": event_id,
+        })),
+        Accepted::Handshake(challenge) => {
+            HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge }))
+        }
+    })
+}
+
+/// What a verified request led to.
+enum Accepted {
+    /// Stored (or found stored): accepted or duplicate, with the event ID.
+    Stored(crate::writer::Outcome, String),
+    /// The provider's endpoint-verification handshake, answered with its challenge.
+    Handshake(String),
+}
+
+impl Accepted {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Accepted::Stored(outcome, _) => outcome.as_str(),
+            Accepted::Handshake(_) => "handshake",
+        }
+    }
 }
 
 async fn accept(
@@ -67,7 +88,7 @@ async fn accept(
     payload: web::Payload,
     state: &AppState,
     snapshot: &Snapshot,
-) -> Result<(crate::writer::Outcome, String), IngestError> {
+) -> Result<Accepted, IngestError> {
     let provider = snapshot
         .registry
         .get(name)
@@ -84,6 +105,9 @@ async fn accept(
     let body = read_body(payload, provider.max_body(), declared).await?;
     let headers = HeaderView(request.headers());
     let verified = provider.verify(Unverified::new(&headers, body), received.as_secs() as i64)?;
+    if let Some(challenge) = provider.handshake_reply(verified.body()) {
+        return Ok(Accepted::Handshake(challenge));
+    }
     tracing::Span::current().record("event_id", verified.event_id());
     let event_id = verified.event_id().to_owned();
     let content_type = request
@@ -95,7 +119,7 @@ async fn accept(
         .writer
         .write(verified, content_type, received.as_micros() as i64)
         .await?;
-    Ok((outcome, event_id))
+    Ok(Accepted::Stored(outcome, event_id))
 }
 
 /// Header count and size, then the provider's rate limit: all before reading the body.

@@ -326,3 +326,28 @@ async fn health_and_metrics() {
     }
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn slack_url_verification_is_answered_and_not_stored() {
+    let mut settings = Settings::new();
+    settings.tables_extra =
+        "[providers.slack]\npreset = \"slack\"\nsecrets = [\"slack-secret\"]".into();
+    let app = spawn_app_with(settings).await;
+    let p = app.registry.get("slack").expect("slack");
+    let body = br#"{"token":"t","challenge":"chal-123","type":"url_verification"}"#.to_vec();
+    let h = p.sign(&body, "", "", hookgate::unix_now());
+    let a = app.post("slack", &h, body.clone()).await;
+    assert_eq!(
+        (a.status, a.json.clone()),
+        (200, serde_json::json!({"challenge": "chal-123"}))
+    );
+    assert!(
+        app.stored_ids().await.is_empty(),
+        "a handshake is not an event"
+    );
+    // Unsigned, it is refused like anything else.
+    let mut forged = h.clone();
+    forged[0].1 = format!("v0={}", "0".repeat(64));
+    assert_eq!(app.post("slack", &forged, body).await.status, 401);
+    app.stop().await;
+}
