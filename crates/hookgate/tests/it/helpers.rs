@@ -314,7 +314,8 @@ pub async fn drop_database(name: &str) {
     }
 }
 
-pub async fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Answer {
+/// A POST to `url` carrying `headers` (30 s timeout), ready to send.
+pub fn post_request(url: &str, headers: &[(String, String)]) -> awc::ClientRequest {
     let mut req = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish()
@@ -322,7 +323,14 @@ pub async fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Ans
     for (k, v) in headers {
         req = req.insert_header((k.as_str(), v.as_str()));
     }
-    let mut res = req.send_body(body).await.expect("POST");
+    req
+}
+
+pub async fn post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Answer {
+    let mut res = post_request(url, headers)
+        .send_body(body)
+        .await
+        .expect("POST");
     answer(&mut res).await
 }
 

@@ -73,10 +73,7 @@ async fn body_over_max_body_is_413_declared_or_streamed() {
         "payload_too_large",
     );
     // Chunked, no Content-Length: the limit holds while reading.
-    let mut req = awc::Client::default().post(app.url("/webhooks/small"));
-    for (k, v) in &h {
-        req = req.insert_header((k.as_str(), v.as_str()));
-    }
+    let req = post_request(&app.url("/webhooks/small"), &h);
     let chunks = big
         .chunks(512)
         .map(|c| Ok::<_, std::io::Error>(actix_web::web::Bytes::copy_from_slice(c)))

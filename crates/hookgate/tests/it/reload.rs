@@ -15,6 +15,16 @@ async fn reload(app: &TestApp) -> Answer {
     app.admin("POST", "/admin/reload", Some("tok"), None).await
 }
 
+/// A gateway started from a config file it can reload, with admin token `tok`.
+async fn reloadable() -> (TestApp, Settings, std::path::PathBuf) {
+    let mut settings = Settings::new();
+    settings.admin_token = Some("tok".into());
+    let path = std::env::temp_dir().join(format!("{}.toml", unique("reload")));
+    std::fs::write(&path, settings.toml()).expect("write");
+    settings.config_path = Some(path.clone());
+    (spawn_app_with(settings.clone()).await, settings, path)
+}
+
 fn late_request(id: &str) -> (Vec<(String, String)>, Vec<u8>) {
     let mut late = Settings::new();
     late.tables_extra = LATE.into();
@@ -26,12 +36,7 @@ fn late_request(id: &str) -> (Vec<(String, String)>, Vec<u8>) {
 
 #[actix_web::test]
 async fn admin_reload_adds_providers_and_refuses_an_invalid_file() {
-    let mut settings = Settings::new();
-    settings.admin_token = Some("tok".into());
-    let path = std::env::temp_dir().join(format!("{}.toml", unique("reload")));
-    std::fs::write(&path, settings.toml()).expect("write");
-    settings.config_path = Some(path.clone());
-    let app = spawn_app_with(settings.clone()).await;
+    let (app, settings, path) = reloadable().await;
     let (h, body) = late_request("late-1");
     assert_eq!(app.post("late", &h, body.clone()).await.status, 404);
 
@@ -80,12 +85,7 @@ async fn admin_reload_adds_providers_and_refuses_an_invalid_file() {
 
 #[actix_web::test]
 async fn a_request_in_flight_finishes_on_the_config_it_started_with() {
-    let mut settings = Settings::new();
-    settings.admin_token = Some("tok".into());
-    let path = std::env::temp_dir().join(format!("{}.toml", unique("reload")));
-    std::fs::write(&path, settings.toml()).expect("write");
-    settings.config_path = Some(path.clone());
-    let app = spawn_app_with(settings.clone()).await;
+    let (app, settings, path) = reloadable().await;
     // Signed with the current groq secret. With `Expect: 100-continue` the server answers
     // "100 Continue" once the handler runs (and has taken its config snapshot); only then
     // is the secret rotated and the body sent.

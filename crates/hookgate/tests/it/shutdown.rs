@@ -94,15 +94,13 @@ fn sigterm(child: &Child) {
     signal(child, "-TERM");
 }
 
+/// The status, or `None` when the gateway is gone (no HTTP answer).
 async fn try_post(url: &str, headers: &[(String, String)], body: Vec<u8>) -> Option<u16> {
-    let mut req = awc::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .finish()
-        .post(url);
-    for (k, v) in headers {
-        req = req.insert_header((k.as_str(), v.as_str()));
-    }
-    req.send_body(body).await.ok().map(|r| r.status().as_u16())
+    post_request(url, headers)
+        .send_body(body)
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
 }
 
 #[actix_web::test]
