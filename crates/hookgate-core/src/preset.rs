@@ -116,6 +116,24 @@ pub fn lookup(name: &str) -> Option<ProviderConfig> {
     Some(p)
 }
 
+/// A provider's endpoint-verification request: a signed body whose `type_pointer` holds
+/// `type_value` is answered with the value at `challenge_pointer` instead of being stored.
+#[derive(Debug, Clone)]
+pub(crate) struct Handshake {
+    pub(crate) type_pointer: Vec<String>,
+    pub(crate) type_value: &'static str,
+    pub(crate) challenge_pointer: Vec<String>,
+}
+
+/// The handshake of preset `name`, if it has one (Slack's `url_verification`).
+pub(crate) fn handshake(name: &str) -> Option<Handshake> {
+    (name == "slack").then(|| Handshake {
+        type_pointer: vec!["type".into()],
+        type_value: "url_verification",
+        challenge_pointer: vec!["challenge".into()],
+    })
+}
+
 /// `config` with every unset scheme field taken from `preset`.
 pub fn apply(config: &ProviderConfig, preset: ProviderConfig) -> ProviderConfig {
     let c = config.clone();

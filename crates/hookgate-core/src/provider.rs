@@ -38,18 +38,8 @@ pub struct Provider {
     pub(crate) event_type: Vec<Source>,
     pub(crate) max_body: usize,
     pub(crate) rate_limit: Option<(f64, u32)>,
-    pub(crate) handshake: Option<Handshake>,
+    pub(crate) handshake: Option<preset::Handshake>,
     pub(crate) inline_secrets: bool,
-}
-
-/// A provider's endpoint-verification request: a signed body whose `type_pointer` holds
-/// `type_value` must be answered with the value at `challenge_pointer` instead of being
-/// stored (Slack's `url_verification`).
-#[derive(Debug, Clone)]
-pub(crate) struct Handshake {
-    type_pointer: Vec<String>,
-    type_value: &'static str,
-    challenge_pointer: Vec<String>,
 }
 
 impl std::fmt::Debug for Provider {
@@ -79,15 +69,22 @@ impl Provider {
         self.rate_limit
     }
 
-    /// For a verified body that is the provider's endpoint-verification handshake, the
+    /// For a verified request that is the provider's endpoint-verification handshake, the
     /// challenge to answer with (the event is then neither stored nor published).
-    pub fn handshake_reply(&self, verified_body: &[u8]) -> Option<String> {
+    ///
+    /// The event type `verify` extracted is checked first, so ordinary events cost no
+    /// extra pass over the body.
+    pub fn handshake_reply<B: AsRef<[u8]>>(&self, verified: &Verified<B>) -> Option<String> {
         let h = self.handshake.as_ref()?;
-        let kind = crate::json_seek::seek(verified_body, &h.type_pointer).ok()??;
+        if verified.event_type() != h.type_value {
+            return None;
+        }
+        let body = verified.body().as_ref();
+        let kind = crate::json_seek::seek(body, &h.type_pointer).ok()??;
         if kind != h.type_value {
             return None;
         }
-        crate::json_seek::seek(verified_body, &h.challenge_pointer).ok()?
+        crate::json_seek::seek(body, &h.challenge_pointer).ok()?
     }
 
     /// Whether any secret came from the config file rather than the environment.
@@ -394,11 +391,7 @@ fn resolve(
         event_type,
         max_body: usize::try_from(max_body).unwrap_or(usize::MAX),
         rate_limit,
-        handshake: (table.preset.as_deref() == Some("slack")).then(|| Handshake {
-            type_pointer: vec!["type".into()],
-            type_value: "url_verification",
-            challenge_pointer: vec!["challenge".into()],
-        }),
+        handshake: table.preset.as_deref().and_then(preset::handshake),
         inline_secrets: !cfg.secrets.is_empty(),
     })
 }

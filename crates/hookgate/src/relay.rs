@@ -141,7 +141,7 @@ impl Relay {
     ) -> Result<(), String> {
         let lost = CancellationToken::new();
         let mut lanes = JoinSet::new();
-        for _ in 0..self.config.relay.concurrency.max(1) {
+        for index in 0..self.config.relay.concurrency.max(1) {
             let channel = connection
                 .create_channel()
                 .await
@@ -153,7 +153,8 @@ impl Relay {
             let lane = self.clone();
             let (stop, lost) = (stop.clone(), lost.clone());
             lanes.spawn(async move {
-                let result = lane.lane(channel, stop, lost.clone()).await;
+                // One lane is enough to refresh the outbox-depth gauge.
+                let result = lane.lane(channel, stop, lost.clone(), index == 0).await;
                 if result.is_err() {
                     lost.cancel();
                 }
@@ -179,6 +180,7 @@ impl Relay {
         channel: Channel,
         stop: CancellationToken,
         lost: CancellationToken,
+        reports_depth: bool,
     ) -> Result<(), String> {
         let batch_max = self.config.relay.batch_max;
         let mut sweep = tokio::time::interval(self.config.relay.sweep_interval);
@@ -207,7 +209,7 @@ impl Relay {
             tokio::select! {
                 () = self.committed.notified() => {}
                 _ = sweep.tick() => {
-                    if let Ok(n) = store::outbox_pending(&self.pool).await {
+                    if reports_depth && let Ok(n) = store::outbox_pending(&self.pool).await {
                         self.metrics.outbox_pending.set(n);
                     }
                 }

@@ -294,18 +294,23 @@ secrets = ["slack_test_secret"]"#,
     let h = p.sign(body, "", "", 1700000000);
     let v = verify(&p, &h, body, 1700000000).expect("verifies");
     assert_eq!(
-        p.handshake_reply(v.body()).as_deref(),
+        p.handshake_reply(&v).as_deref(),
         Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
     );
     let event = br#"{"event_id":"Ev1","event":{"type":"app_mention"},"type":"event_callback"}"#;
+    let h = p.sign(event, "", "", 1700000000);
+    let v = verify(&p, &h, event, 1700000000).expect("verifies");
     assert_eq!(
-        p.handshake_reply(event),
+        p.handshake_reply(&v),
         None,
         "ordinary events are not handshakes"
     );
     let groq = provider("preset = \"groq\"\nsecrets = [\"x\"]");
+    let h = groq.sign(body, "", "", 1700000000);
+    let v = verify(&groq, &h, body, 1700000000).expect("verifies");
+    assert_eq!(v.event_type(), "url_verification");
     assert_eq!(
-        groq.handshake_reply(body),
+        groq.handshake_reply(&v),
         None,
         "only Slack has this handshake"
     );

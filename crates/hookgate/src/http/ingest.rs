@@ -105,7 +105,7 @@ async fn accept(
     let body = read_body(payload, provider.max_body(), declared).await?;
     let headers = HeaderView(request.headers());
     let verified = provider.verify(Unverified::new(&headers, body), received.as_secs() as i64)?;
-    if let Some(challenge) = provider.handshake_reply(verified.body()) {
+    if let Some(challenge) = provider.handshake_reply(&verified) {
         return Ok(Accepted::Handshake(challenge));
     }
     tracing::Span::current().record("event_id", verified.event_id());
