@@ -14,7 +14,7 @@ use figment::{
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::provider::ProviderRegistry;
+use crate::{provider::ProviderRegistry, template::RoutingKey};
 
 /// Default location of the config file, relative to the working directory.
 pub const DEFAULT_PATH: &str = "config/hookgate.toml";
@@ -118,9 +118,12 @@ pub struct AmqpConfig {
     /// Durable topic exchange the events are published to; declared at start.
     #[serde(default = "default_exchange")]
     pub exchange: String,
-    /// Routing-key template over `{provider}` and `{event_type}`.
-    #[serde(default = "default_routing_key")]
-    pub routing_key: String,
+    /// Routing-key template over `{provider}` and `{event_type}`, parsed once here.
+    #[serde(
+        default = "default_routing_key",
+        deserialize_with = "deserialize_routing_key"
+    )]
+    pub routing_key: RoutingKey,
     /// Queues (and their bindings) declared at start; optional.
     #[serde(default)]
     pub queues: Vec<QueueConfig>,
@@ -130,8 +133,16 @@ fn default_exchange() -> String {
     "hookgate.events".into()
 }
 
-fn default_routing_key() -> String {
-    "{provider}.{event_type}".into()
+/// The default routing key, `{provider}.{event_type}`.
+pub const DEFAULT_ROUTING_KEY: &str = "{provider}.{event_type}";
+
+fn default_routing_key() -> RoutingKey {
+    RoutingKey::parse(DEFAULT_ROUTING_KEY).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+fn deserialize_routing_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<RoutingKey, D::Error> {
+    let template = String::deserialize(d)?;
+    RoutingKey::parse(&template).map_err(serde::de::Error::custom)
 }
 
 /// One `[[amqp.queues]]` entry.
@@ -416,15 +427,19 @@ impl Config {
         &self,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<ProviderRegistry, ConfigError> {
-        crate::template::RoutingKey::parse(&self.amqp.routing_key)
-            .map_err(|reason| ConfigError::invalid("amqp.routing_key", reason))?;
         if self.amqp.exchange.is_empty() {
             return Err(ConfigError::invalid("amqp.exchange", "must not be empty"));
         }
-        if self.server.max_headers == 0 || self.server.max_connections == 0 {
+        if self.server.max_headers == 0 {
             return Err(ConfigError::invalid(
                 "server.max_headers",
-                "max_headers and max_connections must be at least 1",
+                "must be at least 1",
+            ));
+        }
+        if self.server.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
+                "must be at least 1",
             ));
         }
         if self.writer.batch_max == 0 {

@@ -111,3 +111,12 @@ fn set_pointer(root: &mut Value, tokens: &[String], value: &str) {
             .or_insert_with(|| Value::Object(Map::new()));
     }
 }
+
+/// `evt_<unix nanos hex><pid hex>`: a fresh event ID for test and benchmark events.
+pub fn unique_event_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("evt_{nanos:x}{:x}", std::process::id())
+}

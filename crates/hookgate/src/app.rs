@@ -11,16 +11,19 @@ use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use hookgate_core::{ProviderRegistry, config::Config};
 use sqlx::PgPool;
-use tokio::{sync::Notify, task::JoinHandle};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     db,
-    http::{self, AppState},
+    handoff::Committed,
+    http,
+    limits::Limits,
+    live::{LiveConfig, Snapshot},
     metrics::Metrics,
     relay::{BrokerState, Relay},
-    reload::{LiveConfig, Snapshot},
     retention,
+    state::AppState,
     writer::BatchWriter,
 };
 
@@ -98,7 +101,7 @@ impl Application {
         let metrics = Metrics::new();
         let broker = BrokerState::default();
 
-        let committed = Arc::new(Notify::new());
+        let committed = Committed::new();
         let writer_stop = CancellationToken::new();
         let (writer, writer_task) = BatchWriter::spawn(
             pool.clone(),
@@ -113,7 +116,7 @@ impl Application {
             metrics.clone(),
             committed,
             broker.clone(),
-        )?;
+        );
         let relay_stop = CancellationToken::new();
         let relay_task = tokio::spawn(relay.run(relay_stop.clone()));
         let retention_task = tokio::spawn(retention::run(
@@ -125,7 +128,7 @@ impl Application {
         let listener = TcpListener::bind(&config.server.listen)
             .with_context(|| format!("binding server.listen = {}", config.server.listen))?;
         let port = listener.local_addr()?.port();
-        let limits = http::Limits::new(&config.server, &registry);
+        let limits = Limits::new(&config.server, &registry);
         let live = LiveConfig::new(Snapshot { registry, limits }, options.config_path.clone());
         let state = AppState {
             live: live.clone(),

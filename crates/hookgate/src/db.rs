@@ -1,41 +1,20 @@
 //! Postgres connection pool, database creation and the migrations embedded from
 //! `migrations/` (so the binary carries its schema).
 
-use std::{borrow::Cow, str::FromStr};
+use std::str::FromStr;
 
 use anyhow::Context;
 use hookgate_core::config::DatabaseConfig;
 use sqlx::{
     AssertSqlSafe, ConnectOptions, Connection, PgPool,
-    migrate::{Migration, MigrationType, Migrator},
+    migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
-/// The migrations in `migrations/`, in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "events",
-    include_str!("../../../migrations/0001_events.sql"),
-)];
-
-/// The embedded migrator.
+/// The migrations in `migrations/`, embedded at build time (a new file there is picked up
+/// without touching this code).
 pub fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                sqlx::SqlStr::from_static(sql),
-                false,
-            )
-        })
-        .collect::<Vec<_>>();
-    Migrator {
-        migrations: Cow::Owned(migrations),
-        ..Migrator::DEFAULT
-    }
+    sqlx::migrate!("../../migrations")
 }
 
 /// Connection options from the URL, with `synchronous_commit` forced on: an answer of 200

@@ -1,35 +1,46 @@
-//! hookgate server: wires the pure core to actix-web, Postgres (sqlx) and RabbitMQ (lapin).
+//! hookgate server: the running gateway. It wires the pure `hookgate-core` to actix-web,
+//! Postgres (sqlx) and RabbitMQ (lapin).
 //!
 //! # Layout
 //!
+//! The data path, in the order an event takes it:
+//!
+//! 1. [`ingress`]: `POST /webhooks/{provider}`: limits, raw body, verification, answer.
+//! 2. [`writer`]: the [`writer::BatchWriter`], group-committing verified events into the
+//!    `events` table and the `outbox` ([`store::events`]).
+//! 3. [`handoff`]: the [`handoff::Committed`] signal by which the writer wakes the relay.
+//! 4. [`relay`]: the [`relay::Relay`], claiming outbox rows ([`store::outbox`]) and
+//!    publishing them with publisher confirms.
+//! 5. [`broker`]: AMQP connection, topology and the mapping of an event to a message.
+//!
+//! Around it:
+//!
 //! - [`app`]: [`app::Application`] builds every part from the config and runs it until a
 //!   shutdown token is cancelled.
+//! - [`store`]: every SQL statement, one file per concern.
+//! - [`retention`]: the periodic purge of expired keys and payloads.
+//! - [`live`]: the hot-reloadable config snapshot; [`limits`]: the pre-body abuse limits.
+//! - [`http`]: the route table, health, metrics and the admin API; [`state`]: what every
+//!   handler can reach; [`filter`]: the event filter operators give.
 //! - [`db`]: the pool, database creation and the embedded migrations.
-//! - [`store`]: every SQL statement on the `events` table (dedup + outbox).
-//! - [`writer`]: the [`writer::BatchWriter`], group-committing verified events.
-//! - [`relay`]: the [`relay::Relay`], publishing committed events with publisher confirms.
-//! - [`broker`]: AMQP connection, topology and the mapping of the core message shape to
-//!   AMQP properties.
-//! - [`retention`]: purging old event keys and payloads.
-//! - [`reload`]: hot reload of providers, secrets and limits.
-//! - [`http`]: the actix handlers (ingest, health, metrics) and the one error-to-status map.
-//! - [`metrics`]: the Prometheus registry.
-//! - [`telemetry`]: `tracing` subscriber set-up.
-//! - [`bench`]: the `hookgate bench` load generator and raw ceilings.
+//! - [`metrics`]: the Prometheus registry; [`telemetry`]: the `tracing` subscriber.
 //!
-//! Dependencies point one way: `hookgate-core` knows nothing of this crate, and the binary
-//! (`main.rs` and [`cli`]) only calls into it.
+//! Dependencies point one way: `hookgate-core` knows nothing of this crate, and the
+//! binary (`hookgate-cli`) and the load generator (`hookgate-bench`) only call into it.
 
 pub mod app;
-pub mod bench;
 pub mod broker;
-pub mod cli;
 pub mod db;
+pub mod filter;
+pub mod handoff;
 pub mod http;
+pub mod ingress;
+pub mod limits;
+pub mod live;
 pub mod metrics;
 pub mod relay;
-pub mod reload;
 pub mod retention;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod writer;

@@ -32,7 +32,7 @@ pub async fn purge_once(
 ) -> Result<(u64, u64), sqlx::Error> {
     let mut deleted = 0;
     loop {
-        let n = store::purge_events(pool, config.events, BATCH).await?;
+        let n = store::retention::purge_events(pool, config.events, BATCH).await?;
         deleted += n;
         if n < BATCH as u64 {
             break;
@@ -40,7 +40,7 @@ pub async fn purge_once(
     }
     let mut dropped = 0;
     loop {
-        let n = store::drop_payloads(pool, config.payloads, BATCH).await?;
+        let n = store::retention::drop_payloads(pool, config.payloads, BATCH).await?;
         dropped += n;
         if n < BATCH as u64 {
             break;

@@ -1,5 +1,5 @@
-//! `tracing` set-up: JSON lines when stdout is not a terminal (production), pretty text
-//! on a terminal (development). `RUST_LOG` overrides the default filter.
+//! `tracing` set-up, written to stderr: JSON lines when stderr is not a terminal
+//! (production), pretty text on a terminal (development). `RUST_LOG` overrides the default filter.
 
 use std::io::IsTerminal;
 

@@ -3,8 +3,9 @@
 //! Requests hand their verified event to a bounded channel and wait. A collector takes the
 //! first waiting event, then everything else already queued (up to `batch_max`), and
 //! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
-//! transaction) while the next batch accumulates. Only after the commit is each request answered, so a 200 always
-//! means "on disk". No timer is involved: under load batches grow by themselves, when idle a
+//! transaction) while the next batch accumulates. Only after the commit is each request
+//! answered, so a 200 always means "on disk", and only then is the relay woken through
+//! [`Committed`]. No timer is involved: under load batches grow by themselves, when idle a
 //! lone event commits at once.
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
@@ -13,12 +14,12 @@ use actix_web::web::Bytes;
 use hookgate_core::{Verified, config::WriterConfig};
 use sqlx::PgPool;
 use tokio::{
-    sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
+    sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
     task::{JoinHandle, JoinSet},
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{metrics::Metrics, store::NewEvent};
+use crate::{handoff::Committed, metrics::Metrics, store::NewEvent};
 
 /// What happened to a submitted event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,14 +63,14 @@ pub struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Start the collector. `committed` is notified after every commit that stored new
+    /// Start the collector. `committed` is signalled after every commit that stored new
     /// rows (it wakes the relay). When `stop` is cancelled the writer commits what is queued
     /// and ends.
     pub fn spawn(
         pool: PgPool,
         config: &WriterConfig,
         metrics: Metrics,
-        committed: Arc<Notify>,
+        committed: Committed,
         stop: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
@@ -116,7 +117,7 @@ struct Collector {
     batch_max: usize,
     permits: Arc<Semaphore>,
     metrics: Metrics,
-    committed: Arc<Notify>,
+    committed: Committed,
 }
 
 impl Collector {
@@ -164,7 +165,7 @@ async fn commit(
     _permit: OwnedSemaphorePermit,
     pool: PgPool,
     metrics: Metrics,
-    committed: Arc<Notify>,
+    committed: Committed,
 ) {
     let started = Instant::now();
     // Copies of one event in the same batch: only the first goes to the database.
@@ -177,7 +178,7 @@ async fn commit(
             unique.push(&job.event);
         }
     }
-    let result = crate::store::insert_batch(&pool, &unique).await;
+    let result = crate::store::events::insert_batch(&pool, &unique).await;
     metrics.batch_size.observe(batch.len() as f64);
     metrics
         .commit_latency
@@ -193,7 +194,7 @@ async fn commit(
         }
     };
     if !new.is_empty() {
-        committed.notify_one();
+        committed.notify();
     }
     let accepted: Vec<bool> = batch
         .iter()

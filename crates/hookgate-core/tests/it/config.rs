@@ -63,7 +63,10 @@ fn the_shipped_config_loads_with_its_secrets_set() {
         let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hookgate.toml");
         let (cfg, registry) = config::load(&shipped).expect("shipped config is valid");
         assert!(registry.get("groq").is_some() && registry.get("vastai").is_some());
-        assert_eq!(cfg.amqp.routing_key, "{provider}.{event_type}");
+        assert_eq!(
+            cfg.amqp.routing_key.render("groq", "resource.created"),
+            "groq.resource.created"
+        );
         Ok(())
     });
 }
@@ -131,6 +134,8 @@ fn every_validation_error_names_its_key() {
                 "retention.payloads",
             ),
             ("[writer]\nbatch_max = 0\n", "writer.batch_max"),
+            ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nmax_headers = 0\n", "server.max_headers"),
         ];
         for (extra, key) in cases {
             let msg = load_err(jail, &format!("{BASE}\n{extra}"));

@@ -3,8 +3,6 @@
 //! is configured; every request needs `Authorization: Bearer <token>` (401 otherwise),
 //! compared in constant time.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use actix_web::{HttpRequest, HttpResponse, ResponseError, http::StatusCode, web};
 use base64::Engine;
 use secrecy::ExposeSecret;
@@ -12,8 +10,12 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use super::AppState;
-use crate::store::{self, EventFilter};
+use crate::{
+    filter::FilterParams,
+    ingress::RETRY_AFTER_SECS,
+    state::AppState,
+    store::{self, EventFilter},
+};
 
 /// Largest page of `GET /admin/events`.
 const MAX_PAGE: i64 = 1000;
@@ -30,7 +32,7 @@ pub enum AdminError {
     /// A query parameter or body field is invalid.
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// The database is unavailable.
+    /// The database is unavailable (logged where it is turned into a response).
     #[error("unavailable")]
     Unavailable(#[from] sqlx::Error),
 }
@@ -54,8 +56,9 @@ impl ResponseError for AdminError {
                 json!({"error": "unauthorized"})
             }
             AdminError::BadRequest(detail) => json!({"error": "bad_request", "detail": detail}),
-            AdminError::Unavailable(_) => {
-                r.insert_header(("Retry-After", super::error::RETRY_AFTER_SECS.to_string()));
+            AdminError::Unavailable(e) => {
+                tracing::warn!(error = %e, "admin request: database unavailable");
+                r.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
                 json!({"error": "unavailable"})
             }
         };
@@ -77,47 +80,8 @@ fn authorize(request: &HttpRequest, state: &AppState) -> Result<(), AdminError> 
     }
 }
 
-/// A point in time: RFC 3339, or a duration meaning "that long ago" (`1h`, `7d`).
-pub fn parse_time(value: &str) -> Result<i64, String> {
-    let at = match humantime::parse_duration(value) {
-        Ok(ago) => SystemTime::now()
-            .checked_sub(ago)
-            .ok_or_else(|| format!("{value:?} reaches before the epoch"))?,
-        Err(_) => humantime::parse_rfc3339_weak(value)
-            .map_err(|_| format!("{value:?} is neither a duration (1h) nor an RFC 3339 time"))?,
-    };
-    Ok(at
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_micros() as i64)
-}
-
-/// Filter fields shared by the listing and the replay.
-#[derive(Debug, Default, Deserialize)]
-pub struct FilterParams {
-    provider: Option<String>,
-    #[serde(rename = "type")]
-    event_type: Option<String>,
-    event_id: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-}
-
-impl FilterParams {
-    fn filter(self) -> Result<EventFilter, AdminError> {
-        let time = |v: Option<String>| {
-            v.map(|s| parse_time(&s))
-                .transpose()
-                .map_err(AdminError::BadRequest)
-        };
-        Ok(EventFilter {
-            provider: self.provider,
-            event_type: self.event_type,
-            event_id: self.event_id,
-            since_us: time(self.since)?,
-            until_us: time(self.until)?,
-        })
-    }
+fn parse_filter(params: FilterParams) -> Result<EventFilter, AdminError> {
+    params.into_filter().map_err(AdminError::BadRequest)
 }
 
 /// `GET /admin/events` query.
@@ -147,8 +111,8 @@ pub async fn list(
             "limit must be 1..={MAX_PAGE}"
         )));
     }
-    let filter = filter.filter()?;
-    let events = store::list_events(&state.pool, &filter, after.unwrap_or(0), limit).await?;
+    let filter = parse_filter(filter)?;
+    let events = store::admin::list_events(&state.pool, &filter, after.unwrap_or(0), limit).await?;
     let next_after = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.pk))
         .flatten();
@@ -163,7 +127,7 @@ pub async fn get(
 ) -> Result<HttpResponse, AdminError> {
     authorize(&request, &state)?;
     let (provider, event_id) = path.into_inner();
-    let (event, body) = store::get_event(&state.pool, &provider, &event_id)
+    let (event, body) = store::admin::get_event(&state.pool, &provider, &event_id)
         .await?
         .ok_or(AdminError::NotFound)?;
     let text = body.as_deref().and_then(|b| std::str::from_utf8(b).ok());
@@ -190,13 +154,13 @@ pub async fn replay(
 ) -> Result<HttpResponse, AdminError> {
     authorize(&request, &state)?;
     let ReplayBody { filter, dry_run } = body.into_inner();
-    let filter = filter.filter()?;
+    let filter = parse_filter(filter)?;
     if filter.provider.is_none() && filter.event_id.is_none() && filter.since_us.is_none() {
         return Err(AdminError::BadRequest(
             "give at least one of provider, event_id or since".into(),
         ));
     }
-    let count = store::replay(&state.pool, &filter, dry_run).await?;
+    let count = store::admin::replay(&state.pool, &filter, dry_run).await?;
     tracing::info!(
         matched = count.matched,
         queued = count.queued,

@@ -3,8 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use super::AppState;
-use crate::store;
+use crate::{ingress::RETRY_AFTER_SECS, state::AppState, store};
 
 /// 200 while the process runs.
 pub async fn live() -> HttpResponse {
@@ -14,7 +13,7 @@ pub async fn live() -> HttpResponse {
 /// 200 when the database answers, else 503; reports broker state and outbox depth.
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let broker = if state.broker.is_up() { "ok" } else { "down" };
-    match store::outbox_pending(&state.pool).await {
+    match store::outbox::pending(&state.pool).await {
         Ok(pending) => {
             state.metrics.outbox_pending.set(pending);
             HttpResponse::Ok().json(json!({
@@ -22,7 +21,7 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             }))
         }
         Err(_) => HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", super::error::RETRY_AFTER_SECS.to_string()))
+            .insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()))
             .json(json!({
                 "status": "unavailable", "database": "down", "broker": broker, "outbox_pending": null,
             })),

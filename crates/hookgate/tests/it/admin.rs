@@ -119,7 +119,7 @@ async fn replay_of_a_time_range_republishes_exactly_the_events_in_it() {
     app.drained().await;
     // Everything before this instant is "old"; make the boundary strict.
     let boundary: String = sqlx::query_scalar("SELECT to_char(max(received_at) AT TIME ZONE 'UTC' + interval '1 microsecond', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM events")
-        .fetch_one(&app.db)
+        .fetch_one(&app.db.pool)
         .await
         .expect("boundary");
     for id in ["evt_new_1", "evt_new_2", "evt_new_3"] {

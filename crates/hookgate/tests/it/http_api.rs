@@ -239,7 +239,7 @@ async fn full_writer_queue_is_503() {
     settings.queue_capacity = 1;
     settings.batch_max = 1;
     let app = spawn_app_with(settings).await;
-    let mut locker = app.db.begin().await.expect("tx");
+    let mut locker = app.db.pool.begin().await.expect("tx");
     sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
         .execute(&mut *locker)
         .await
@@ -249,7 +249,7 @@ async fn full_writer_queue_is_503() {
         // Wait until the first event's INSERT is blocked on the lock.
         eventually(Duration::from_secs(10), || async {
             sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH new AS%INSERT INTO events%'")
-                .fetch_one(&app.db)
+                .fetch_one(&app.db.pool)
                 .await
                 .expect("activity")
                 == 1

@@ -11,4 +11,3 @@ mod limits;
 mod log_audit;
 mod proxy;
 mod reload;
-mod shutdown;

@@ -5,7 +5,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::Args;
-use hookgate_core::{Provider, ProviderRegistry, config::Config};
+use hookgate_core::{Provider, ProviderRegistry, config::Config, sign::unique_event_id};
 
 /// `sign` arguments.
 #[derive(Debug, Args)]
@@ -52,8 +52,6 @@ pub struct TestRequest {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
-    /// Event ID used.
-    pub event_id: String,
 }
 
 /// Build a signed request for `provider` (shared by `sign`, `send` and the tests).
@@ -69,20 +67,15 @@ pub fn test_request(
     let p: &Provider = registry
         .get(provider)
         .with_context(|| format!("no provider named {provider:?} in the config"))?;
-    let event_id = id.unwrap_or_else(unique_id);
+    let event_id = id.unwrap_or_else(unique_event_id);
     let body = match body {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         None => p.sample_body(&event_id, event_type, 0),
     };
-    let mut headers = p.sign(&body, &event_id, event_type, crate::unix_now());
+    let mut headers = p.sign(&body, &event_id, event_type, hookgate::unix_now());
     headers.push(("content-type".into(), "application/json".into()));
     let url = url.unwrap_or_else(|| default_url(&config.server.listen, provider));
-    Ok(TestRequest {
-        url,
-        headers,
-        body,
-        event_id,
-    })
+    Ok(TestRequest { url, headers, body })
 }
 
 fn default_url(listen: &str, provider: &str) -> String {
@@ -90,17 +83,12 @@ fn default_url(listen: &str, provider: &str) -> String {
     format!("http://127.0.0.1:{port}/webhooks/{provider}")
 }
 
-/// `evt_<unix nanos hex><pid hex>`: unique enough for test events.
-pub fn unique_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("evt_{nanos:x}{:x}", std::process::id())
-}
-
 /// Print the headers and a curl line.
-pub fn sign(config: &Config, registry: &ProviderRegistry, args: &SignArgs) -> anyhow::Result<()> {
+pub fn sign(
+    config: &Config,
+    registry: &ProviderRegistry,
+    args: &SignArgs,
+) -> anyhow::Result<ExitCode> {
     let req = test_request(
         config,
         registry,
@@ -129,11 +117,19 @@ pub fn sign(config: &Config, registry: &ProviderRegistry, args: &SignArgs) -> an
         )),
     }
     println!("{curl}");
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Send one signed event and print the answer; exit non-zero unless it was accepted.
-pub async fn send(
+pub fn send(
+    config: &Config,
+    registry: &ProviderRegistry,
+    args: &SendArgs,
+) -> anyhow::Result<ExitCode> {
+    actix_web::rt::System::new().block_on(send_one(config, registry, args))
+}
+
+async fn send_one(
     config: &Config,
     registry: &ProviderRegistry,
     args: &SendArgs,

@@ -1,18 +1,16 @@
 //! Hot reload of providers, secrets and request limits (SIGHUP, `POST /admin/reload`).
 //!
-//! Requests read an immutable [`Snapshot`] through [`LiveConfig::snapshot`]; a reload
-//! loads and validates the whole file first and only then swaps the snapshot, so an invalid
-//! file changes nothing and in-flight requests finish on the snapshot they started with.
-//! Database, broker and writer/relay settings need a restart.
+//! Requests read an immutable [`Snapshot`] through [`LiveConfig::snapshot`] (a lock-free
+//! `arc-swap` load); a reload loads and validates the whole file first and only then swaps
+//! the snapshot, so an invalid file changes nothing and in-flight requests finish on the
+//! snapshot they started with. Database, broker and writer/relay settings need a restart.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, RwLock},
-};
+use std::{path::PathBuf, sync::Arc};
 
+use arc_swap::ArcSwap;
 use hookgate_core::{ProviderRegistry, config};
 
-use crate::http::Limits;
+use crate::limits::Limits;
 
 /// What a request needs from the config.
 pub struct Snapshot {
@@ -24,6 +22,7 @@ pub struct Snapshot {
 
 /// Why a reload was refused (the current config stays).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReloadError {
     /// The gateway was not started from a config file.
     #[error("no config file to reload from")]
@@ -36,7 +35,7 @@ pub enum ReloadError {
 /// The current snapshot and where to reload it from. Cheap to clone.
 #[derive(Clone)]
 pub struct LiveConfig {
-    current: Arc<RwLock<Arc<Snapshot>>>,
+    current: Arc<ArcSwap<Snapshot>>,
     path: Option<PathBuf>,
 }
 
@@ -44,17 +43,14 @@ impl LiveConfig {
     /// Start from `snapshot`; reloads read `path`.
     pub fn new(snapshot: Snapshot, path: Option<PathBuf>) -> Self {
         Self {
-            current: Arc::new(RwLock::new(Arc::new(snapshot))),
+            current: Arc::new(ArcSwap::from_pointee(snapshot)),
             path,
         }
     }
 
     /// The snapshot to serve one request with.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current.load_full()
     }
 
     /// Load, validate and swap in the config file; returns the provider names.
@@ -63,11 +59,7 @@ impl LiveConfig {
         let (config, registry) = config::load(path)?;
         let names = registry.iter().map(|p| p.name().to_string()).collect();
         let limits = Limits::new(&config.server, &registry);
-        let next = Arc::new(Snapshot { registry, limits });
-        match self.current.write() {
-            Ok(mut guard) => *guard = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        self.current.store(Arc::new(Snapshot { registry, limits }));
         Ok(names)
     }
 }

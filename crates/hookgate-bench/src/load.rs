@@ -91,7 +91,7 @@ impl Shared {
             .sample_body(&id, "bench.event", self.body_size);
         let headers = self
             .provider
-            .sign(&body, &id, "bench.event", crate::unix_now());
+            .sign(&body, &id, "bench.event", hookgate::unix_now());
         let mut request = self
             .client
             .post(&self.url)

@@ -1,18 +1,18 @@
-//! `POST /webhooks/{provider}`: find the provider, read the raw body within `max_body`,
-//! verify it, hand it to the writer and answer once it is durable.
+//! The `POST /webhooks/{provider}` handler: one config snapshot per request, the checks in
+//! order (provider, limits, body, signature), then the writer; every answer is counted by
+//! provider and outcome.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{
     HttpRequest, HttpResponse,
     http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap},
-    web::{self, Bytes, BytesMut},
+    web,
 };
-use futures_util::StreamExt;
 use hookgate_core::{Unverified, verify::Headers};
 
-use super::{AppState, IngestError, Limits};
-use crate::reload::Snapshot;
+use super::{IngestError, body};
+use crate::{limits::Exceeded, live::Snapshot, state::AppState, writer::Outcome};
 
 /// actix's header map seen through the core's [`Headers`] trait.
 struct HeaderView<'a>(&'a HeaderMap);
@@ -68,7 +68,7 @@ pub async fn ingest(
 /// What a verified request led to.
 enum Accepted {
     /// Stored (or found stored): accepted or duplicate, with the event ID.
-    Stored(crate::writer::Outcome, String),
+    Stored(Outcome, String),
     /// The provider's endpoint-verification handshake, answered with its challenge.
     Handshake(String),
 }
@@ -93,7 +93,13 @@ async fn accept(
         .registry
         .get(name)
         .ok_or(IngestError::UnknownProvider)?;
-    check_limits(request, name, &snapshot.limits)?;
+    snapshot
+        .limits
+        .check(request.headers(), name)
+        .map_err(|e| match e {
+            Exceeded::Headers => IngestError::HeadersTooLarge,
+            Exceeded::Rate(wait) => IngestError::RateLimited(wait),
+        })?;
     let received = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -102,7 +108,7 @@ async fn accept(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = read_body(payload, provider.max_body(), declared).await?;
+    let body = body::read(payload, provider.max_body(), declared).await?;
     let headers = HeaderView(request.headers());
     let verified = provider.verify(Unverified::new(&headers, body), received.as_secs() as i64)?;
     if let Some(challenge) = provider.handshake_reply(&verified) {
@@ -120,42 +126,4 @@ async fn accept(
         .write(verified, content_type, received.as_micros() as i64)
         .await?;
     Ok(Accepted::Stored(outcome, event_id))
-}
-
-/// Header count and size, then the provider's rate limit: all before reading the body.
-fn check_limits(request: &HttpRequest, provider: &str, limits: &Limits) -> Result<(), IngestError> {
-    let headers = request.headers();
-    let bytes: usize = headers
-        .iter()
-        .map(|(k, v)| k.as_str().len() + v.len())
-        .sum();
-    if headers.len() > limits.max_headers || bytes > limits.max_header_bytes {
-        return Err(IngestError::HeadersTooLarge);
-    }
-    if let Some(bucket) = limits.buckets.get(provider) {
-        let now = limits.epoch.elapsed();
-        let taken = bucket.lock().map(|mut b| b.try_take(now)).unwrap_or(Ok(()));
-        taken.map_err(IngestError::RateLimited)?;
-    }
-    Ok(())
-}
-
-/// Read at most `limit` bytes; refuse early when the declared length is already too big.
-async fn read_body(
-    mut payload: web::Payload,
-    limit: usize,
-    declared: Option<u64>,
-) -> Result<Bytes, IngestError> {
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(IngestError::PayloadTooLarge);
-    }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit as u64) as usize);
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| IngestError::BadRequest)?;
-        if body.len() + chunk.len() > limit {
-            return Err(IngestError::PayloadTooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }

@@ -51,7 +51,7 @@ pub struct DeliveryReport {
 impl Inbox {
     /// Declare the exchange (as the gateway does), bind a fresh exclusive queue, consume.
     pub async fn bind(amqp: &AmqpConfig) -> anyhow::Result<Self> {
-        let connection = crate::broker::connect(&amqp.url).await?;
+        let connection = hookgate::broker::connect(&amqp.url).await?;
         let channel = connection.create_channel().await?;
         channel
             .exchange_declare(
@@ -64,7 +64,7 @@ impl Inbox {
                 FieldTable::default(),
             )
             .await?;
-        let prefix = format!("bench_{}_", crate::cli::sign::unique_id());
+        let prefix = format!("bench_{}_", hookgate_core::sign::unique_event_id());
         let queue = format!("hookgate.bench.{prefix}");
         channel
             .queue_declare(

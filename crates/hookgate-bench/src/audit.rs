@@ -1,4 +1,4 @@
-//! `hookgate audit-queue`: drain a queue and write the `message_id` of every message, one
+//! `hookgate bench audit`: drain a queue and write the `message_id` of every message, one
 //! per line, so a fault-injection run can compare what was acknowledged with what arrived.
 
 use std::{path::PathBuf, time::Duration};
@@ -7,8 +7,8 @@ use clap::Args;
 use futures_util::StreamExt;
 use lapin::{options::BasicConsumeOptions, types::FieldTable};
 
-/// `audit-queue` arguments.
-#[derive(Debug, Args)]
+/// `bench audit` arguments.
+#[derive(Debug, Clone, Args)]
 pub struct AuditArgs {
     /// Queue to drain (its messages are acknowledged, i.e. removed).
     #[arg(long)]
@@ -23,7 +23,7 @@ pub struct AuditArgs {
 
 /// Drain `args.queue` into `args.out`; returns how many messages were read.
 pub async fn run(amqp_url: &str, args: &AuditArgs) -> anyhow::Result<usize> {
-    let connection = crate::broker::connect(amqp_url).await?;
+    let connection = hookgate::broker::connect(amqp_url).await?;
     let channel = connection.create_channel().await?;
     let mut consumer = channel
         .basic_consume(

@@ -1,4 +1,5 @@
-//! The one mapping from an ingest failure to its HTTP status and JSON code (SPEC §2).
+//! The one mapping from an ingest failure to its HTTP status and JSON code (the README's
+//! "HTTP API" table).
 //! Bodies carry only the code: never a secret, an expected signature or the payload.
 
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};

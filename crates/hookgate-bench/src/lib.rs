@@ -1,5 +1,8 @@
 //! `hookgate bench`: signed load against a running gateway, with delivery verification and
-//! the raw broker and database ceilings measured by the same tool in the same run.
+//! the raw broker and database ceilings measured by the same tool in the same run. Kept
+//! out of the server crate: the gateway does not carry its load generator.
+//!
+//! # Layout
 //!
 //! - [`load`]: closed loop (N connections, as fast as answered) and open loop (fixed rate,
 //!   latency from the scheduled send time so a stall is not hidden).
@@ -7,6 +10,8 @@
 //!   answered 200 must have arrived (count, missing, duplicates, ack -> delivered latency).
 //! - [`ceilings`]: persistent confirmed publishes to a durable queue, and batched
 //!   `INSERT ... ON CONFLICT DO NOTHING` with synchronous commit.
+//! - [`audit`]: `hookgate bench audit`, draining a queue into a file of message IDs (the
+//!   loss check of `scripts/chaos`).
 
 pub mod audit;
 pub mod ceilings;
@@ -15,12 +20,54 @@ pub mod load;
 
 use std::{collections::BTreeMap, time::Duration};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
 use hookgate_core::{ProviderRegistry, config::Config};
 use serde::Serialize;
 
-/// `bench` arguments.
+/// `hookgate bench [OPTIONS]` runs the load; `hookgate bench audit` drains a queue.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchCommand {
+    /// A helper instead of the load run.
+    #[command(subcommand)]
+    pub tool: Option<BenchTool>,
+    /// The load run.
+    #[command(flatten)]
+    pub load: BenchArgs,
+}
+
+/// Helpers of the benchmark and fault-injection scripts.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchTool {
+    /// Drain a queue, writing each message's ID (fault-injection audits).
+    Audit(audit::AuditArgs),
+}
+
+/// Run `command`; `Ok(false)` when acknowledged events were not delivered.
+pub async fn main(
+    config: &Config,
+    registry: &ProviderRegistry,
+    command: &BenchCommand,
+) -> anyhow::Result<bool> {
+    match &command.tool {
+        Some(BenchTool::Audit(args)) => {
+            let n = audit::run(&config.amqp.url, args).await?;
+            eprintln!("{n} message(s) drained from {}", args.queue);
+            Ok(true)
+        }
+        None => {
+            let report = run(config, registry, &command.load).await?;
+            let lost = report.delivery.map(|d| d.missing).unwrap_or(0);
+            if lost > 0 {
+                eprintln!("{lost} acknowledged event(s) were not delivered");
+            }
+            Ok(lost == 0)
+        }
+    }
+}
+
+/// `bench` load arguments.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Provider to sign for.
@@ -123,7 +170,10 @@ pub async fn run(
             .ok_or_else(|| anyhow::anyhow!("no provider named {:?} in the config", args.provider))?
             .clone();
         let (inbox, prefix) = if args.no_delivery_check {
-            (None, format!("bench_{}_", crate::cli::sign::unique_id()))
+            (
+                None,
+                format!("bench_{}_", hookgate_core::sign::unique_event_id()),
+            )
         } else {
             let inbox = inbox::Inbox::bind(&config.amqp).await?;
             let prefix = inbox.prefix.clone();

@@ -46,12 +46,15 @@ pub async fn measure(config: &Config, args: &BenchArgs) -> anyhow::Result<Ceilin
 }
 
 async fn rabbitmq(url: &str, size: usize, duration: Duration) -> anyhow::Result<f64> {
-    let connection = crate::broker::connect(url).await?;
+    let connection = hookgate::broker::connect(url).await?;
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
-    let queue = format!("hookgate.bench.ceiling.{}", crate::cli::sign::unique_id());
+    let queue = format!(
+        "hookgate.bench.ceiling.{}",
+        hookgate_core::sign::unique_event_id()
+    );
     channel
         .queue_declare(
             queue.as_str().into(),
@@ -95,7 +98,7 @@ async fn rabbitmq(url: &str, size: usize, duration: Duration) -> anyhow::Result<
 }
 
 async fn postgres(url: &str, size: usize, duration: Duration) -> anyhow::Result<f64> {
-    let options = crate::db::options(url)?;
+    let options = hookgate::db::options(url)?;
     let table = format!("bench_ceiling_{}", std::process::id());
     let mut admin = PgConnection::connect_with(&options).await?;
     sqlx::query(AssertSqlSafe(format!(

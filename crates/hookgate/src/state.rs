@@ -1,0 +1,25 @@
+//! [`AppState`]: what every HTTP handler can reach. Built once by [`crate::app`].
+
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use sqlx::PgPool;
+
+use crate::{live::LiveConfig, metrics::Metrics, relay::BrokerState, writer::BatchWriter};
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Providers, secrets and limits (hot-reloadable).
+    pub live: LiveConfig,
+    /// Group-commit writer.
+    pub writer: BatchWriter,
+    /// Database pool (health checks, admin API).
+    pub pool: PgPool,
+    /// Relay's broker connection state (health).
+    pub broker: BrokerState,
+    /// Prometheus series.
+    pub metrics: Metrics,
+    /// Admin bearer token; `None` keeps `/admin/*` off.
+    pub admin_token: Option<Arc<SecretString>>,
+}
