@@ -7,6 +7,7 @@
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
+use hookgate_contract::QueueKind;
 use lapin::{
     Channel, Connection, ConnectionProperties,
     message::Delivery,
@@ -49,6 +50,7 @@ pub struct ConsumerBuilder {
     backoff_base: Duration,
     backoff_max: Duration,
     prefetch: u16,
+    kind: QueueKind,
     reconnect: Duration,
     store: Arc<dyn IdempotencyStore>,
 }
@@ -93,6 +95,15 @@ impl ConsumerBuilder {
         self
     }
 
+    /// Declare the retry queues and the DLQ, where they do not exist yet, as quorum queues
+    /// (default: classic). Mirror the gateway's `[[amqp.queues]] quorum` for this queue.
+    /// Queues that exist are used as they are whatever this says, so a DLQ the gateway
+    /// declared never conflicts.
+    pub fn quorum(mut self, quorum: bool) -> Self {
+        self.kind = QueueKind::from_quorum(quorum);
+        self
+    }
+
     /// Where handled `message_id`s are remembered (default: 100 000 in memory).
     pub fn idempotency(mut self, store: impl IdempotencyStore) -> Self {
         self.store = Arc::new(store);
@@ -125,6 +136,7 @@ impl Consumer {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             prefetch: 16,
+            kind: QueueKind::Classic,
             reconnect: Duration::from_secs(1),
             store: Arc::new(MemoryStore::default()),
         }
@@ -152,8 +164,8 @@ impl Consumer {
     async fn session(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let inner = &self.inner;
         let connection = Connection::connect(&inner.url, ConnectionProperties::default()).await?;
+        retry::declare(&connection, &inner.queue, inner.max_attempts, inner.kind).await?;
         let channel = connection.create_channel().await?;
-        retry::declare(&channel, &inner.queue, inner.max_attempts).await?;
         channel
             .basic_qos(inner.prefetch, BasicQosOptions::default())
             .await?;

@@ -27,6 +27,8 @@
 //! - [`event`]: the typed [`Event`] built from a hookgate message.
 //! - [`consumer`]: [`Consumer`], its builder and the delivery loop.
 //! - [`retry`]: the retry/dead-letter topology and republishing.
+//! - [`contract`]: the message contract shared with the gateway (`hookgate-contract`):
+//!   header names, the property mapping, queue names and arguments.
 //! - [`idempotency`]: the [`IdempotencyStore`] trait, a bounded in-memory store and a
 //!   Postgres store.
 
@@ -34,6 +36,9 @@ pub mod consumer;
 pub mod event;
 pub mod idempotency;
 pub mod retry;
+
+/// The message contract shared with the gateway.
+pub use hookgate_contract as contract;
 
 pub use consumer::{Consumer, ConsumerBuilder, HandlerError};
 pub use event::Event;

@@ -1,4 +1,5 @@
-//! Retry and dead-letter topology for a work queue `Q`:
+//! Retry and dead-letter topology for a work queue `Q`, named and configured by
+//! [`hookgate_contract::queues`]:
 //!
 //! - `Q.retry.<n>` (n = 1 .. max_attempts-1): durable, dead-lettering to the default
 //!   exchange with routing key `Q`. A failed message is republished there with a
@@ -7,16 +8,26 @@
 //!   longer one.
 //! - `Q.dlq`: durable; messages land there after `max_attempts` failures, with the attempt
 //!   count and the last error in headers.
+//!
+//! The gateway may have declared `Q.dlq` already (`dead_letter = true`), as a quorum queue
+//! if `quorum = true`. RabbitMQ refuses a re-declaration with other arguments
+//! (`PRECONDITION_FAILED`), so a queue that exists is used as it is and only missing ones
+//! are declared, with the contract's arguments for the configured [`QueueKind`].
 
 use std::time::Duration;
 
+use hookgate_contract::{
+    attempts,
+    queues::{self, QueueKind},
+};
 use lapin::{
-    BasicProperties, Channel,
+    BasicProperties, Channel, Connection,
     options::{BasicPublishOptions, QueueDeclareOptions},
-    types::{AMQPValue, FieldTable, LongString},
+    protocol::{AMQPErrorKind, AMQPSoftError},
+    types::FieldTable,
 };
 
-use crate::event::{ATTEMPTS_HEADER, LAST_ERROR_HEADER};
+pub use hookgate_contract::queues::{dead_letter_queue, retry_queue};
 
 /// Backoff before attempt `attempt + 1`: `base * 2^(attempt-1)`, at most `max`.
 pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
@@ -24,42 +35,64 @@ pub fn backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
         .min(max)
 }
 
-/// Name of the retry queue for messages that failed `attempt` times.
-pub fn retry_queue(queue: &str, attempt: u32) -> String {
-    format!("{queue}.retry.{attempt}")
-}
-
-/// Name of the dead-letter queue.
-pub fn dead_letter_queue(queue: &str) -> String {
-    format!("{queue}.dlq")
-}
-
-/// Declare the retry queues and the DLQ for `queue`.
-pub async fn declare(channel: &Channel, queue: &str, max_attempts: u32) -> lapin::Result<()> {
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    for attempt in 1..max_attempts {
-        let mut args = FieldTable::default();
-        args.insert("x-dead-letter-exchange".into(), long(""));
-        args.insert("x-dead-letter-routing-key".into(), long(queue));
-        channel
-            .queue_declare(retry_queue(queue, attempt).as_str().into(), durable, args)
-            .await?;
+/// Declare whichever of the retry queues and the DLQ of `queue` do not exist yet.
+pub async fn declare(
+    connection: &Connection,
+    queue: &str,
+    max_attempts: u32,
+    kind: QueueKind,
+) -> lapin::Result<()> {
+    let mut wanted: Vec<(String, FieldTable)> = (1..max_attempts)
+        .map(|n| {
+            let args = queues::retry_queue_arguments(queue, kind);
+            (retry_queue(queue, n), args)
+        })
+        .collect();
+    wanted.push((
+        dead_letter_queue(queue),
+        queues::dead_letter_queue_arguments(kind),
+    ));
+    let channel = connection.create_channel().await?;
+    for (name, args) in wanted {
+        if !exists(connection, &name).await? {
+            // Should another party declare it in between with other arguments, this fails
+            // and the consumer's next session finds it existing.
+            channel
+                .queue_declare(name.as_str().into(), queues::durable(), args)
+                .await?;
+        }
     }
-    channel
-        .queue_declare(
-            dead_letter_queue(queue).as_str().into(),
-            durable,
-            FieldTable::default(),
-        )
-        .await?;
+    let _ = channel.close(200, "retry topology declared".into()).await;
     Ok(())
 }
 
-fn long(s: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(s.to_owned()))
+/// Whether `queue` exists. A passive declare of a missing queue closes its channel, so it
+/// is asked on a throwaway one.
+pub async fn exists(connection: &Connection, queue: &str) -> lapin::Result<bool> {
+    let probe = connection.create_channel().await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..QueueDeclareOptions::default()
+    };
+    match probe
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await
+    {
+        Ok(_) => {
+            let _ = probe.close(200, "probed".into()).await;
+            Ok(true)
+        }
+        Err(e) if is_soft(&e, AMQPSoftError::NOTFOUND) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `error` is the broker's channel-level `code` (e.g. `NOT_FOUND`).
+pub fn is_soft(error: &lapin::Error, code: AMQPSoftError) -> bool {
+    matches!(
+        error.kind(),
+        lapin::ErrorKind::ProtocolError(e) if *e.kind() == AMQPErrorKind::Soft(code)
+    )
 }
 
 /// Republish a failed message (after `attempts` failures) to `target` with the attempt
@@ -73,15 +106,7 @@ pub async fn republish(
     error: &str,
     ttl: Option<Duration>,
 ) -> anyhow::Result<()> {
-    let mut headers = properties.headers().clone().unwrap_or_default();
-    headers.insert(ATTEMPTS_HEADER.into(), AMQPValue::LongUInt(attempts));
-    let mut error = error.to_owned();
-    error.truncate(1000);
-    headers.insert(LAST_ERROR_HEADER.into(), long(&error));
-    let mut props = properties
-        .clone()
-        .with_headers(headers)
-        .with_delivery_mode(2);
+    let mut props = attempts::after_failure(properties, attempts, error);
     if let Some(ttl) = ttl {
         props = props.with_expiration(ttl.as_millis().max(1).to_string().as_str().into());
     }

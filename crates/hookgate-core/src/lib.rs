@@ -11,9 +11,12 @@
 //! - [`verify`]: signature verification, the `Unverified -> Verified` typestate and the
 //!   rejection kinds.
 //! - [`extract`]: event-ID and event-type sources (`header:` / `json:`).
-//! - [`message`]: the shape of the message published to RabbitMQ.
 //! - [`sign`]: producing correctly signed requests (CLI `sign`, tests, benchmarks).
 //! - [`ratelimit`]: the token bucket behind per-provider rate limits.
+//!
+//! What a message on RabbitMQ looks like (headers, properties, queue names and arguments)
+//! is not here but in `hookgate-contract`, which the server and the consumer share; the
+//! routing key is still rendered here ([`template::RoutingKey`]), from the configuration.
 //!
 //! The only IO here is reading the config file and the environment in
 //! [`config::load`], so the server crate gets a validated, typed configuration.
@@ -21,7 +24,6 @@
 pub mod config;
 pub mod extract;
 mod json_seek;
-pub mod message;
 pub mod preset;
 pub mod provider;
 pub mod ratelimit;

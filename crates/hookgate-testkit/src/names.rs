@@ -32,13 +32,22 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// The pid inside a name made by [`unique`] with `prefix`, if it is one.
+/// The pid inside a name made by [`unique`] with `prefix` (or a queue derived from one:
+/// `<name>.dlq`, `<name>.retry.<n>`), if it is one. Also reads the format of earlier
+/// consumer tests, `<prefix>.<pid>.<hex nanos>`.
 fn owner(name: &str, prefix: &str) -> Option<u32> {
-    let rest = name.strip_prefix(prefix)?.strip_prefix('_')?;
-    let mut parts = rest.split('_');
-    let pid = parts.next()?.parse().ok()?;
-    // The remaining parts must be the nanos and the counter.
-    (parts.count() == 2).then_some(pid)
+    let rest = name.strip_prefix(prefix)?;
+    let base = rest.split('.').collect::<Vec<_>>();
+    if let Some(current) = base[0].strip_prefix('_') {
+        let mut parts = current.split('_');
+        let pid = parts.next()?.parse().ok()?;
+        // The remaining parts must be the nanos and the counter.
+        return (parts.count() == 2).then_some(pid);
+    }
+    match base.as_slice() {
+        ["", pid, nanos, ..] if u128::from_str_radix(nanos, 16).is_ok() => pid.parse().ok(),
+        _ => None,
+    }
 }
 
 /// Whether a process with `pid` still runs (on Linux; elsewhere assume it does).
@@ -118,5 +127,9 @@ mod tests {
         assert!(!is_leftover("hookgate.test_0_1f", BROKER_PREFIXES));
         assert!(!is_leftover("billing", BROKER_PREFIXES));
         assert!(!is_leftover("hookgate.events", BROKER_PREFIXES));
+        assert!(is_leftover("consumer-test_0_1f_3.retry.2", BROKER_PREFIXES));
+        assert!(is_leftover("consumer-test.0.18eaab8.dlq", BROKER_PREFIXES));
+        let own = format!("consumer-test.{}.18eaab8.dlq", std::process::id());
+        assert!(!is_leftover(&own, BROKER_PREFIXES));
     }
 }

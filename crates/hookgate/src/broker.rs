@@ -1,14 +1,13 @@
-//! RabbitMQ specifics: connecting, declaring the topology from `[amqp]`, and mapping the
-//! core's message shape onto AMQP properties and headers.
+//! RabbitMQ specifics: connecting and declaring the topology from `[amqp]`. Queue names,
+//! queue arguments and the message properties come from `hookgate-contract`, which the
+//! consumer crate shares.
 
-use hookgate_core::{
-    config::AmqpConfig,
-    message::{APP_ID, Envelope, PERSISTENT},
-};
+use hookgate_contract::queues::{self, QueueKind};
+use hookgate_core::config::AmqpConfig;
 use lapin::{
-    BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
-    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
-    types::{AMQPValue, FieldTable, LongString, ShortString},
+    Channel, Connection, ConnectionProperties, ExchangeKind,
+    options::{ExchangeDeclareOptions, QueueBindOptions},
+    types::FieldTable,
 };
 
 /// Open a connection named for the management UI.
@@ -31,29 +30,21 @@ pub async fn declare_topology(channel: &Channel, amqp: &AmqpConfig) -> lapin::Re
             FieldTable::default(),
         )
         .await?;
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
     for queue in &amqp.queues {
-        let kind = || {
-            let mut args = FieldTable::default();
-            if queue.quorum {
-                args.insert("x-queue-type".into(), long("quorum"));
-            }
-            args
-        };
-        let mut args = kind();
+        let kind = QueueKind::from_quorum(queue.quorum);
         if queue.dead_letter {
-            let dlq = format!("{}.dlq", queue.name);
+            let dlq = queues::dead_letter_queue(&queue.name);
             channel
-                .queue_declare(dlq.as_str().into(), durable, kind())
+                .queue_declare(
+                    dlq.as_str().into(),
+                    queues::durable(),
+                    queues::dead_letter_queue_arguments(kind),
+                )
                 .await?;
-            args.insert("x-dead-letter-exchange".into(), long(""));
-            args.insert("x-dead-letter-routing-key".into(), long(&dlq));
         }
+        let args = queues::work_queue_arguments(&queue.name, kind, queue.dead_letter);
         channel
-            .queue_declare(queue.name.as_str().into(), durable, args)
+            .queue_declare(queue.name.as_str().into(), queues::durable(), args)
             .await?;
         for pattern in &queue.bindings {
             channel
@@ -68,27 +59,4 @@ pub async fn declare_topology(channel: &Channel, amqp: &AmqpConfig) -> lapin::Re
         }
     }
     Ok(())
-}
-
-fn long(s: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(s.to_owned()))
-}
-
-/// Persistent message properties and CloudEvents headers for one event.
-pub fn properties(envelope: &Envelope<'_>, content_type: Option<&str>) -> BasicProperties {
-    let mut headers = FieldTable::default();
-    for (name, value) in envelope.headers() {
-        headers.insert(ShortString::from(name), long(&value));
-    }
-    let props = BasicProperties::default()
-        .with_delivery_mode(PERSISTENT)
-        .with_message_id(envelope.event_id.into())
-        .with_type(envelope.event_type.into())
-        .with_timestamp(envelope.timestamp_secs())
-        .with_app_id(APP_ID.into())
-        .with_headers(headers);
-    match content_type {
-        Some(ct) => props.with_content_type(ct.into()),
-        None => props,
-    }
 }

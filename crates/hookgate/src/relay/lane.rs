@@ -4,12 +4,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookgate_core::message::Envelope;
+use hookgate_contract::Envelope;
 use lapin::{Channel, Confirmation, options::BasicPublishOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{BrokerError, CONFIRM_TIMEOUT, NACK_RETRY, Relay};
-use crate::{broker, store};
+use crate::store;
 
 /// Why a round ended early.
 enum RoundError {
@@ -86,21 +86,24 @@ impl Relay {
         let mut in_flight = Vec::with_capacity(rows.len());
         for row in &rows {
             let envelope = Envelope {
-                provider: &row.provider,
-                event_id: &row.event_id,
-                event_type: &row.event_type,
+                provider: row.provider.clone(),
+                event_id: row.event_id.clone(),
+                event_type: row.event_type.clone(),
                 received_at: UNIX_EPOCH + Duration::from_micros(row.received_us.max(0) as u64),
+                content_type: row.content_type.clone(),
             };
+            let routing_key = self
+                .config
+                .amqp
+                .routing_key
+                .render(&row.provider, &row.event_type);
             let published = channel
                 .basic_publish(
                     exchange.into(),
-                    envelope
-                        .routing_key(&self.config.amqp.routing_key)
-                        .as_str()
-                        .into(),
+                    routing_key.as_str().into(),
                     mandatory,
                     &row.body,
-                    broker::properties(&envelope, row.content_type.as_deref()),
+                    envelope.properties(),
                 )
                 .await;
             match published {
