@@ -1,4 +1,4 @@
-//! Every row of SPEC §2, answered as written.
+//! Every row of the README's HTTP API tables, answered as written.
 
 use std::time::Duration;
 
