@@ -1,6 +1,12 @@
 //! One-pass JSON pointer lookup: walks the document with serde's visitor API, keeps the
 //! value at the pointer (a string or number, as text) and skips everything else without
 //! allocating, while still rejecting anything that is not valid JSON.
+//!
+//! Kept instead of `serde_json::Value` on purpose: extraction runs on every accepted
+//! request, and a seek that keeps only the pointer's value is measurably faster than
+//! building the whole tree (BENCHMARKS.md, verification section). It is fuzzed
+//! differentially against `serde_json` (`fuzz/fuzz_targets/extract.rs`), so both agree on
+//! what is JSON and what the pointer finds.
 
 use std::fmt;
 
