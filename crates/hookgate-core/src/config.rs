@@ -63,6 +63,10 @@ pub struct ServerConfig {
     /// A client must send the whole request head within this (slow-loris guard).
     #[serde(with = "humantime_serde")]
     pub client_request_timeout: Duration,
+    /// A client must send the whole request body within this, counted from the end of the
+    /// head (slow-body guard); 408 and the connection is closed after it.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
     /// Idle keep-alive connections are closed after this.
     #[serde(with = "humantime_serde")]
     pub keep_alive: Duration,
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
             shutdown_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             client_request_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(30),
             max_headers: 64,
             max_header_bytes: ByteSize::kib(16),
@@ -434,6 +439,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.max_headers",
                 "must be at least 1",
+            ));
+        }
+        if self.server.body_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "server.body_timeout",
+                "must be greater than 0",
             ));
         }
         if self.server.max_connections == 0 {

@@ -27,6 +27,10 @@ use crate::{
     writer::BatchWriter,
 };
 
+/// After answering on a connection it closes (a 408, a refused body), how long to wait for
+/// the client to close its side: a hostile client must not keep the socket much longer.
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Longest wait for each background stage at shutdown.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -151,7 +155,7 @@ impl Application {
         .shutdown_timeout(config.server.shutdown_timeout.as_secs())
         .max_connections(config.server.max_connections)
         .client_request_timeout(config.server.client_request_timeout)
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
         .keep_alive(config.server.keep_alive);
         if config.server.workers > 0 {
             server = server.workers(config.server.workers);

@@ -1,5 +1,5 @@
-//! Abuse limits checked before a request body is read: header count and size (431) and
-//! each provider's token-bucket rate limit (429). Built from the config and swapped whole
+//! Abuse limits: header count and size (431) and each provider's token-bucket rate limit
+//! (429), checked before a request body is read, and the deadline for the body itself. Built from the config and swapped whole
 //! on reload (see [`crate::live`]).
 
 use std::{
@@ -26,6 +26,8 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest total size of header names and values.
     pub max_header_bytes: usize,
+    /// Longest wait for a request body after its head.
+    pub body_timeout: Duration,
     /// Token buckets of the providers that have a rate limit.
     pub buckets: HashMap<String, Mutex<TokenBucket>>,
     /// The buckets' monotonic clock starts here.
@@ -48,6 +50,7 @@ impl Limits {
             max_headers: server.max_headers,
             max_header_bytes: usize::try_from(server.max_header_bytes.as_u64())
                 .unwrap_or(usize::MAX),
+            body_timeout: server.body_timeout,
             buckets,
             epoch,
         }

@@ -26,6 +26,9 @@ pub enum IngestError {
     /// The provider's rate limit is exhausted; retry after the given time.
     #[error("rate limited")]
     RateLimited(std::time::Duration),
+    /// The body did not arrive within `server.body_timeout`.
+    #[error("request body not received in time")]
+    RequestTimeout,
     /// The body could not be read (client went away, broken chunked encoding).
     #[error("request body could not be read")]
     BadRequest,
@@ -45,6 +48,7 @@ impl IngestError {
             IngestError::PayloadTooLarge => "payload_too_large",
             IngestError::HeadersTooLarge => "headers_too_large",
             IngestError::RateLimited(_) => "rate_limited",
+            IngestError::RequestTimeout => "request_timeout",
             IngestError::BadRequest => "bad_request",
             IngestError::Rejected(r) => r.code(),
             IngestError::Unavailable(_) => "unavailable",
@@ -59,6 +63,7 @@ impl ResponseError for IngestError {
             IngestError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             IngestError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            IngestError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             IngestError::BadRequest => StatusCode::BAD_REQUEST,
             IngestError::Rejected(Rejection::MalformedPayload) => StatusCode::BAD_REQUEST,
             IngestError::Rejected(_) => StatusCode::UNAUTHORIZED,
@@ -75,6 +80,10 @@ impl ResponseError for IngestError {
             IngestError::RateLimited(wait) => {
                 let secs = wait.as_secs_f64().ceil().clamp(1.0, 86_400.0) as u64;
                 response.insert_header(("Retry-After", secs.to_string()));
+            }
+            // The rest of a late body is not worth reading: close the connection.
+            IngestError::RequestTimeout => {
+                response.force_close();
             }
             _ => {}
         }

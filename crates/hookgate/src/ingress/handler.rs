@@ -108,7 +108,13 @@ async fn accept(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = body::read(payload, provider.max_body(), declared).await?;
+    let body = body::read(
+        payload,
+        provider.max_body(),
+        declared,
+        snapshot.limits.body_timeout,
+    )
+    .await?;
     let headers = HeaderView(request.headers());
     let verified = provider.verify(Unverified::new(&headers, body), received.as_secs() as i64)?;
     if let Some(challenge) = provider.handshake_reply(&verified) {

@@ -4,7 +4,7 @@ pub use hookgate_testkit::{
     AMQP_ADDR, PG_ADDR,
     broker::{Inbox, message_ids},
     gateway::{GROQ_SECRET, Settings, TestApp, spawn_app, spawn_app_with},
-    http::{Answer, post_request},
+    http::{Answer, post, post_request},
     names::unique,
     wait::eventually,
 };

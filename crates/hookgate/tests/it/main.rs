@@ -11,3 +11,4 @@ mod limits;
 mod log_audit;
 mod proxy;
 mod reload;
+mod slow_clients;
