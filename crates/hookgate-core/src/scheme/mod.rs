@@ -321,7 +321,10 @@ pub(crate) fn first_header<'h>(headers: &'h dyn Headers, names: &[String]) -> Op
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    match needle {
+        [byte] => haystack.iter().position(|b| b == byte),
+        _ => haystack.windows(needle.len()).position(|w| w == needle),
+    }
 }
 
 /// A secret compared whole (tokens, `user:password`, client states): kept as its SHA-256
