@@ -1,5 +1,6 @@
-//! Verification cost per preset for a 1 KiB JSON body, beside the bare `hmac` crate
-//! computing the same MAC over the same bytes in the same run.
+//! Verification cost per scheme family for a 1 KiB body (HMAC variants, Ed25519, ECDSA
+//! P-256, Twilio, token/Basic, in-body proofs), beside the bare `hmac` crate computing
+//! the same MAC over the same bytes in the same run.
 //!
 //! Run: `cargo bench -p hookgate-core --bench verify`. Reported in BENCHMARKS.md as
 //! ratios `bare / hookgate` (1.0 = no overhead).
@@ -20,47 +21,86 @@ use figment::{
     providers::{Format, Toml},
 };
 use hmac::{Hmac, Mac};
-use hookgate_core::{Provider, ProviderRegistry, Unverified, config::ProviderConfig};
+use hookgate_core::{
+    Provider, ProviderRegistry, Unverified, config::ProviderConfig, sign::SigningKey,
+};
 
 const NOW: i64 = 1_700_000_000;
-const PRESETS: &[&str] = &[
-    "groq",
-    "vastai",
-    "standard-webhooks",
-    "stripe",
-    "github",
-    "slack",
-    "shopify",
+/// One preset per scheme family (bench name, preset).
+const PRESETS: &[(&str, &str)] = &[
+    ("groq", "groq"),
+    ("vastai", "vastai"),
+    ("standard-webhooks", "standard-webhooks"),
+    ("standard-webhooks-v1a-ed25519", "standard-webhooks"),
+    ("stripe", "stripe"),
+    ("github", "github"),
+    ("slack", "slack"),
+    ("shopify", "shopify"),
+    ("paddle-multi", "paddle"),
+    ("hubspot-url-method-ms", "hubspot"),
+    ("twitch-rfc3339", "twitch"),
+    ("intercom-sha1", "intercom"),
+    ("discord-ed25519", "discord"),
+    ("sendgrid-ecdsa-p256", "sendgrid"),
+    ("twilio-form", "twilio"),
+    ("gitlab-token", "gitlab"),
+    ("postmark-basic", "postmark"),
+    ("mailgun-in-body", "mailgun"),
+    ("graph-client-state", "microsoft-graph"),
 ];
 
-fn provider(name: &str) -> Provider {
-    let secret = if name == "standard-webhooks" {
-        "whsec_dGVzdC1zZWNyZXQ="
-    } else {
-        "test-secret"
+/// The provider for a bench case and the private key its signer needs.
+fn provider(case: &str, name: &str) -> (Provider, Option<SigningKey>) {
+    let (secret, key) = match case {
+        "standard-webhooks" => ("whsec_dGVzdC1zZWNyZXQ=".to_string(), None),
+        "standard-webhooks-v1a-ed25519" => {
+            let k = SigningKey::ed25519_from_seed(&[1; 32]);
+            (k.public_key_whpk().expect("whpk"), Some(k))
+        }
+        "discord-ed25519" => {
+            let k = SigningKey::ed25519_from_seed(&[1; 32]);
+            (k.public_key(), Some(k))
+        }
+        "sendgrid-ecdsa-p256" => {
+            let k = SigningKey::p256_from_bytes(&[1; 32]).expect("p256");
+            (k.public_key(), Some(k))
+        }
+        "postmark-basic" => ("user:password".to_string(), None),
+        _ => ("test-secret".to_string(), None),
     };
-    let toml = format!("[p]\npreset = \"{name}\"\nsecrets = [\"{secret}\"]\n");
+    let toml = format!(
+        "[p]\npreset = \"{name}\"\nsecrets = [\"{secret}\"]\npublic_url = \"https://hooks.example.com/webhooks/p\"\n"
+    );
     let tables: BTreeMap<String, ProviderConfig> =
         Figment::from(Toml::string(&toml)).extract().expect("table");
     let registry = ProviderRegistry::from_config(&tables, |_| None).expect("provider");
-    registry.get("p").expect("p").as_ref().clone()
+    (registry.get("p").expect("p").as_ref().clone(), key)
 }
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("verify_1KiB");
-    for name in PRESETS {
-        let p = provider(name);
+    for (case, name) in PRESETS {
+        let (p, key) = provider(case, name);
         let body = p.sample_body("evt_bench_1", "resource.created", 1024);
-        let headers = p.sign(&body, "evt_bench_1", "resource.created", NOW);
-        group.bench_function(format!("signature/{name}"), |b| {
+        let signed = p
+            .sign_request(&body, "evt_bench_1", "resource.created", NOW, key.as_ref())
+            .expect("signs");
+        let (headers, body, query) = (signed.headers, signed.body, signed.query);
+        group.bench_function(format!("signature/{case}"), |b| {
             b.iter(|| {
-                p.check_signature(&headers, black_box(&body), NOW)
-                    .expect("verifies")
+                p.check(
+                    &Unverified::new(&headers, black_box(body.as_slice())).with_query(&query),
+                    NOW,
+                )
+                .expect("verifies")
             })
         });
-        group.bench_function(format!("verify_extract/{name}"), |b| {
+        group.bench_function(format!("verify_extract/{case}"), |b| {
             b.iter(|| {
-                let v = p.verify(Unverified::new(&headers, black_box(body.as_slice())), NOW);
+                let v = p.verify(
+                    Unverified::new(&headers, black_box(body.as_slice())).with_query(&query),
+                    NOW,
+                );
                 black_box(v.expect("verifies"));
             })
         });

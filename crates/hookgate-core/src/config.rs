@@ -4,7 +4,11 @@
 //! Every field is documented here and mirrored, commented, in the shipped TOML. Unknown keys
 //! are errors, so a typo never silently falls back to a default.
 
-use std::{collections::BTreeMap, path::Path, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use bytesize::ByteSize;
 use figment::{
@@ -45,6 +49,11 @@ pub struct Config {
     /// Providers by name; the name is the path segment of `POST /webhooks/{name}`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
+    /// A directory of operator-written preset files (`<name>.toml`, the same shape as the
+    /// built-in ones), loaded beside the built-in presets. A name that clashes with a
+    /// built-in preset stops start-up.
+    #[serde(default)]
+    pub presets_dir: Option<PathBuf>,
 }
 
 /// `[server]`
@@ -260,19 +269,69 @@ impl AdminConfig {
 }
 
 /// Signature scheme of a provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SchemeKind {
-    /// HMAC over a templated payload; signature in one header.
+    /// HMAC over a templated payload; the header may carry several signatures.
     Hmac,
-    /// Standard Webhooks (Svix): `webhook-signature: v1,<base64> ...`, `whsec_` secrets.
+    /// Standard Webhooks (Svix): `webhook-signature: v1,<base64> v1a,<base64> ...`;
+    /// `whsec_` HMAC secrets and `whpk_` Ed25519 public keys.
     StandardWebhooks,
-    /// Stripe: `Stripe-Signature: t=<ts>,v1=<hex>[,v1=<hex>]`.
+    /// Stripe: `Stripe-Signature: t=<ts>,v1=<hex>[,v1=<hex>]` (an `hmac` with these
+    /// header rules filled in).
     Stripe,
+    /// Ed25519 over the template's bytes; keys are 32-byte public keys.
+    Ed25519,
+    /// ECDSA P-256 with SHA-256 over the template's bytes; DER signatures, SPKI keys.
+    EcdsaP256,
+    /// Twilio: HMAC-SHA1 over the public URL and the sorted form fields (or
+    /// `bodySHA256`).
+    Twilio,
+    /// A header compared whole with a configured token.
+    Token,
+    /// HTTP Basic authentication compared with a configured `user:password`.
+    Basic,
+    /// Mailgun: the signature is inside the JSON body (`signature.timestamp`,
+    /// `.token`, `.signature`); the body itself is not signed.
+    Mailgun,
+    /// Microsoft Graph: every notification in `value[]` carries the configured
+    /// `clientState`.
+    ClientState,
+}
+
+impl SchemeKind {
+    /// The name used in the config (`hmac`, `ecdsa-p256`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SchemeKind::Hmac => "hmac",
+            SchemeKind::StandardWebhooks => "standard-webhooks",
+            SchemeKind::Stripe => "stripe",
+            SchemeKind::Ed25519 => "ed25519",
+            SchemeKind::EcdsaP256 => "ecdsa-p256",
+            SchemeKind::Twilio => "twilio",
+            SchemeKind::Token => "token",
+            SchemeKind::Basic => "basic",
+            SchemeKind::Mailgun => "mailgun",
+            SchemeKind::ClientState => "client-state",
+        }
+    }
+}
+
+/// How a timestamp is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampFormat {
+    /// Unix seconds, ASCII digits only.
+    #[default]
+    Unix,
+    /// Unix milliseconds, ASCII digits only (HubSpot, Linear).
+    UnixMs,
+    /// RFC 3339, e.g. `2024-05-01T12:00:00.123456789Z` (Twitch).
+    Rfc3339,
 }
 
 /// HMAC hash function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// HMAC-SHA256
@@ -284,7 +343,7 @@ pub enum Algorithm {
 }
 
 /// Text encoding of the signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// Hexadecimal (either case).
@@ -294,7 +353,7 @@ pub enum Encoding {
 }
 
 /// One name or several (the first present header wins).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// A single header name.
@@ -314,35 +373,62 @@ impl OneOrMany {
 }
 
 /// `[providers.<name>]`: every scheme field is optional when a preset fills it; a field set
-/// beside a preset overrides the preset's.
+/// beside a preset overrides the preset's. A preset file (`presets/<name>.toml`) holds the
+/// same scheme fields.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
-    /// Built-in preset name (`groq`, `vastai`, `standard-webhooks`/`svix`, `stripe`,
-    /// `github`, `slack`, `shopify`).
+    /// Preset name: a built-in one (`hookgate presets` lists them) or one from
+    /// `presets_dir`.
     pub preset: Option<String>,
-    /// `hmac` | `standard-webhooks` | `stripe`.
+    /// `hmac` | `standard-webhooks` | `stripe` | `ed25519` | `ecdsa-p256` | `twilio` |
+    /// `token` | `basic` | `mailgun` | `client-state`.
     pub scheme: Option<SchemeKind>,
-    /// `sha256` | `sha512` | `sha1`.
+    /// `sha256` | `sha512` | `sha1` (HMAC schemes).
     pub algorithm: Option<Algorithm>,
     /// Header carrying the signature; a list means "first present wins".
     pub signature_header: Option<OneOrMany>,
-    /// Prefix stripped from the signature before decoding, when present (e.g. `sha256=`).
+    /// Prefix of a signature (e.g. `sha256=`, `v1=`, `h1=`). Alone it is stripped when
+    /// present; with `signature_separator`, only items with this prefix are signatures.
     pub signature_prefix: Option<String>,
+    /// The signature header carries several items separated by this (`,` for
+    /// `t=…,v1=…,v1=…`, `;` for Paddle's `ts=…;h1=…;h1=…`); any signature item may match.
+    pub signature_separator: Option<String>,
+    /// The item of the signature header that carries the timestamp, e.g. `t=` (Stripe,
+    /// Calendly) or `ts=` (Paddle); needs `signature_separator`.
+    pub signature_timestamp: Option<String>,
     /// `hex` | `base64`.
     pub encoding: Option<Encoding>,
-    /// Header carrying the unix-seconds timestamp; without it there is no replay window.
+    /// Header carrying the timestamp; without a timestamp source there is no replay window.
     pub timestamp_header: Option<OneOrMany>,
+    /// JSON pointer to a timestamp inside the body (Linear's `/webhookTimestamp`), checked
+    /// only after the signature verified. It cannot be signed as `{timestamp}`.
+    pub timestamp_json: Option<String>,
+    /// `unix` (default) | `unix_ms` | `rfc3339`.
+    pub timestamp_format: Option<TimestampFormat>,
     /// Header whose value fills `{id}` in `signed_payload`.
     pub id_header: Option<String>,
-    /// Template of the signed bytes over `{timestamp}`, `{id}` and `{body}`.
+    /// Template of the signed bytes over `{timestamp}`, `{id}`, `{body}`, `{url}` and
+    /// `{method}`.
     pub signed_payload: Option<String>,
+    /// The exact URL the provider was given for this endpoint (e.g.
+    /// `https://hooks.example.com/webhooks/twilio`). Required when the scheme signs the
+    /// URL (`{url}`, `twilio`); never derived from `Host` or `X-Forwarded-*`. When it has
+    /// no query string, the request's own query string is appended to it.
+    pub public_url: Option<String>,
+    /// Name of the environment variable holding the verify token of a GET handshake
+    /// (`meta`'s `hub.verify_token`).
+    pub verify_token_env: Option<String>,
+    /// Header compared by the `token` scheme (default `authorization`).
+    pub token_header: Option<String>,
     /// Accepted clock difference, both into the past and the future.
     #[serde(default, with = "humantime_serde")]
     pub tolerance: Option<Duration>,
-    /// Event-ID sources, first present wins: `header:<name>` or `json:<pointer>`.
+    /// Event-ID sources, first present wins: `header:<name>`, `json:<pointer>`,
+    /// `form:<field>` or `const:<text>`.
     pub event_id: Option<Vec<String>>,
-    /// Event-type sources, first present wins: `header:<name>` or `json:<pointer>`.
+    /// Event-type sources, first present wins: `header:<name>`, `json:<pointer>`,
+    /// `form:<field>` or `const:<text>`.
     pub event_type: Option<Vec<String>>,
     /// Largest accepted body, e.g. `1MiB`.
     pub max_body: Option<ByteSize>,
@@ -350,10 +436,13 @@ pub struct ProviderConfig {
     pub rate_limit: Option<f64>,
     /// Requests that may arrive at once above `rate_limit` (default: one second's worth).
     pub rate_burst: Option<u32>,
-    /// Names of environment variables holding secrets; several = rotation.
+    /// Names of environment variables holding the key material, several = rotation: HMAC
+    /// secrets; public keys for asymmetric schemes (hex for Discord, base64 SPKI for
+    /// SendGrid, `whpk_…` for Standard Webhooks); the token for `token`;
+    /// `user:password` for `basic`.
     #[serde(default)]
     pub secrets_env: Vec<String>,
-    /// Inline secrets (development only; a warning is logged).
+    /// Inline key material (development only; a warning is logged).
     #[serde(default)]
     pub secrets: Vec<SecretString>,
 }
@@ -497,6 +586,15 @@ impl Config {
                 ));
             }
         }
-        ProviderRegistry::from_config(&self.providers, env)
+        let catalog = self.preset_catalog()?;
+        ProviderRegistry::from_config_with(&self.providers, &catalog, env)
+    }
+
+    /// The built-in presets, plus those in `presets_dir` when it is set.
+    pub fn preset_catalog(&self) -> Result<crate::catalog::PresetCatalog, ConfigError> {
+        match &self.presets_dir {
+            Some(dir) => crate::catalog::PresetCatalog::with_dir(dir),
+            None => crate::catalog::PresetCatalog::builtin().cloned(),
+        }
     }
 }

@@ -1,6 +1,6 @@
-//! Event-ID and event-type sources: `header:<name>` or `json:<pointer>`, tried in order,
-//! first present wins. JSON is read only after the signature was verified, and only
-//! when a JSON source is reached.
+//! Event-ID and event-type sources: `header:<name>`, `json:<pointer>`, `form:<field>` or
+//! `const:<text>`, tried in order, first present wins. The body is read only after the
+//! signature was verified, and only when a body source is reached.
 
 use crate::{template::truncate_at_char, verify::Headers};
 
@@ -15,11 +15,27 @@ pub enum Source {
     Header(String),
     /// A JSON pointer into the body (RFC 6901), e.g. `/data/id`, as unescaped tokens.
     Json(Vec<String>),
+    /// A field of an `application/x-www-form-urlencoded` body (Twilio), decoded.
+    Form(String),
+    /// A fixed value (e.g. the type of providers that send only one kind of event).
+    Const(String),
 }
 
 impl Source {
-    /// Parse `header:<name>` or `json:<pointer>`.
+    /// Parse `header:<name>`, `json:<pointer>`, `form:<field>` or `const:<text>`.
     pub fn parse(spec: &str) -> Result<Self, String> {
+        if let Some(field) = spec.strip_prefix("form:") {
+            if field.is_empty() {
+                return Err("form: needs a field name".into());
+            }
+            return Ok(Source::Form(field.to_owned()));
+        }
+        if let Some(text) = spec.strip_prefix("const:") {
+            if text.is_empty() {
+                return Err("const: needs a value".into());
+            }
+            return Ok(Source::Const(text.to_owned()));
+        }
         if let Some(name) = spec.strip_prefix("header:") {
             if name.is_empty() {
                 return Err("header: needs a header name".into());
@@ -37,7 +53,9 @@ impl Source {
                     .collect(),
             ))
         } else {
-            Err(format!("source {spec:?} must start with header: or json:"))
+            Err(format!(
+                "source {spec:?} must start with header:, json:, form: or const:"
+            ))
         }
     }
 }
@@ -78,6 +96,11 @@ pub fn first_present(
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned),
             Source::Json(tokens) => body.lookup(tokens)?.filter(|v| !v.is_empty()),
+            Source::Form(field) => form_urlencoded::parse(body.raw)
+                .find(|(k, _)| k == field.as_str())
+                .map(|(_, v)| v.trim().to_owned())
+                .filter(|v| !v.is_empty()),
+            Source::Const(text) => Some(text.clone()),
         };
         if found.is_some() {
             return Ok(found);

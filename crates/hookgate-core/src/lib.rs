@@ -4,12 +4,20 @@
 //! # Layout
 //!
 //! - [`config`]: the TOML/env configuration types, loading (figment) and validation.
-//! - [`preset`]: the built-in provider presets (`groq`, `vastai`, `stripe`, ...).
-//! - [`provider`]: a provider resolved from config (preset + overrides + secrets) and the
-//!   [`provider::ProviderRegistry`] that finds one by name.
+//! - [`catalog`]: the presets as data: one embedded TOML file per provider
+//!   (`presets/<name>.toml`), plus an operator's `presets_dir`; the listing behind
+//!   `hookgate presets`.
+//! - [`preset`]: applying a preset to a provider table.
+//! - [`provider`]: a provider resolved from config (preset + overrides + keys), its one
+//!   entry point [`Provider::receive`], and the [`provider::ProviderRegistry`].
+//! - `resolve`: turning a provider table into a provider, naming the key when one is wrong.
+//! - `scheme`: one module per signature scheme (`hmac`, `standard-webhooks`, `ed25519`,
+//!   `ecdsa-p256`, `twilio`, `token`/`basic`, `mailgun`, `client-state`), each a pure
+//!   verifier.
+//! - [`handshake`]: endpoint-verification handshakes and the replies they need.
+//! - `timestamp`: strict timestamp parsing (`unix`, `unix_ms`, `rfc3339`) and the window.
 //! - [`template`]: the signed-payload and routing-key templates.
-//! - [`verify`]: signature verification, the `Unverified -> Verified` typestate and the
-//!   rejection kinds.
+//! - [`verify`]: the `Unverified -> Verified` typestate and the rejection kinds.
 //! - [`extract`]: event-ID and event-type sources (`header:` / `json:`).
 //! - [`sign`]: producing correctly signed requests (CLI `sign`, tests, benchmarks).
 //! - [`ratelimit`]: the token bucket behind per-provider rate limits.
@@ -21,15 +29,22 @@
 //! The only IO here is reading the config file and the environment in
 //! [`config::load`], so the server crate gets a validated, typed configuration.
 
+pub mod catalog;
 pub mod config;
 pub mod extract;
+pub mod handshake;
 mod json_seek;
 pub mod preset;
 pub mod provider;
 pub mod ratelimit;
+mod resolve;
+mod scheme;
 pub mod sign;
 pub mod template;
+mod timestamp;
 pub mod verify;
 
-pub use provider::{Provider, ProviderRegistry};
+pub use catalog::{PresetCatalog, PresetSummary};
+pub use handshake::HandshakeReply;
+pub use provider::{Provider, ProviderRegistry, Received};
 pub use verify::{Rejection, Unverified, Verified};

@@ -1,5 +1,6 @@
 //! The two templates in the config: the signed-payload template (which bytes a provider
-//! signs) and the routing-key template (where an event goes on the exchange).
+//! signs, over `{timestamp}`, `{id}`, `{body}`, `{url}`, `{method}`) and the routing-key
+//! template (where an event goes on the exchange).
 
 /// One piece of a signed-payload template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,26 @@ pub enum Part {
     Id,
     /// The raw request body.
     Body,
+    /// The signed URL: `public_url`, plus the request's query string when `public_url`
+    /// has none.
+    Url,
+    /// The request method, e.g. `POST`.
+    Method,
+}
+
+/// The values a template's placeholders stand for in one request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fields<'a> {
+    /// `{timestamp}`, exactly as sent.
+    pub timestamp: &'a [u8],
+    /// `{id}`.
+    pub id: &'a [u8],
+    /// `{body}`.
+    pub body: &'a [u8],
+    /// `{url}`.
+    pub url: &'a [u8],
+    /// `{method}`.
+    pub method: &'a [u8],
 }
 
 /// A parsed `signed_payload` template, e.g. `{timestamp}.{body}`.
@@ -21,13 +42,15 @@ pub struct SignedPayload {
 }
 
 impl SignedPayload {
-    /// Parse a template over `{timestamp}`, `{id}` and `{body}`. Other placeholders, an
-    /// unclosed brace or a template without `{body}` are errors.
+    /// Parse a template over `{timestamp}`, `{id}`, `{body}`, `{url}` and `{method}`.
+    /// Other placeholders, an unclosed brace or a template without `{body}` are errors.
     pub fn parse(template: &str) -> Result<Self, String> {
         let parts = split_placeholders(template, |name| match name {
             "timestamp" => Some(Part::Timestamp),
             "id" => Some(Part::Id),
             "body" => Some(Part::Body),
+            "url" => Some(Part::Url),
+            "method" => Some(Part::Method),
             _ => None,
         })?
         .into_iter()
@@ -49,16 +72,41 @@ impl SignedPayload {
         self.parts.contains(part)
     }
 
-    /// Feed the signed bytes to `sink` piece by piece (no concatenated copy of the body).
-    pub fn feed(&self, timestamp: &[u8], id: &[u8], body: &[u8], mut sink: impl FnMut(&[u8])) {
+    /// Feed the signed bytes to `sink` piece by piece (no concatenated copy of the body);
+    /// `{url}` and `{method}` are empty. See [`SignedPayload::feed_fields`].
+    pub fn feed(&self, timestamp: &[u8], id: &[u8], body: &[u8], sink: impl FnMut(&[u8])) {
+        self.feed_fields(
+            &Fields {
+                timestamp,
+                id,
+                body,
+                ..Fields::default()
+            },
+            sink,
+        );
+    }
+
+    /// Feed the signed bytes of `fields` to `sink` piece by piece.
+    pub fn feed_fields(&self, fields: &Fields<'_>, mut sink: impl FnMut(&[u8])) {
         for part in &self.parts {
             match part {
                 Part::Literal(b) => sink(b),
-                Part::Timestamp => sink(timestamp),
-                Part::Id => sink(id),
-                Part::Body => sink(body),
+                Part::Timestamp => sink(fields.timestamp),
+                Part::Id => sink(fields.id),
+                Part::Body => sink(fields.body),
+                Part::Url => sink(fields.url),
+                Part::Method => sink(fields.method),
             }
         }
+    }
+
+    /// The signed bytes as one buffer (asymmetric schemes sign a whole message).
+    pub fn to_bytes(&self, fields: &Fields<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            fields.body.len() + fields.timestamp.len() + fields.id.len() + fields.url.len() + 16,
+        );
+        self.feed_fields(fields, |b| out.extend_from_slice(b));
+        out
     }
 }
 

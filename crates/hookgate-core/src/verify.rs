@@ -1,5 +1,7 @@
-//! Signature verification: raw bytes + headers + the current time in, a [`Verified`] event
-//! or a [`Rejection`] out. No IO, no async, no HTTP framework types.
+//! The verification typestate: a request as received ([`Unverified`]: headers, body,
+//! method, query), a [`Verified`] event, the [`Rejection`] kinds, and the keyed HMAC state
+//! the schemes share. No IO, no async, no HTTP framework types; the schemes themselves
+//! live in [`crate::scheme`].
 //!
 //! The typestate is the point: storage code takes a [`Verified`], which only
 //! [`crate::Provider::verify`] can build, so an unverified body cannot be stored.
@@ -26,16 +28,66 @@ impl Headers for Vec<(String, String)> {
     }
 }
 
-/// A request as received: not yet trusted.
+/// A request as received: not yet trusted. Besides headers and body it carries the
+/// request method (default `POST`) and the raw query string (default empty), which
+/// URL-signing schemes and handshakes read.
 pub struct Unverified<'h, B> {
     pub(crate) headers: &'h dyn Headers,
     pub(crate) body: B,
+    pub(crate) method: &'h str,
+    pub(crate) query: &'h str,
 }
 
 impl<'h, B: AsRef<[u8]>> Unverified<'h, B> {
-    /// Wrap the headers and the exact body bytes received.
+    /// Wrap the headers and the exact body bytes received (a `POST` without a query).
     pub fn new(headers: &'h dyn Headers, body: B) -> Self {
-        Self { headers, body }
+        Self {
+            headers,
+            body,
+            method: "POST",
+            query: "",
+        }
+    }
+
+    /// The request method as sent, e.g. `POST` or `GET`.
+    pub fn with_method(mut self, method: &'h str) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// The raw query string as sent, without the `?` (percent-encoded, not decoded).
+    pub fn with_query(mut self, query: &'h str) -> Self {
+        self.query = query.strip_prefix('?').unwrap_or(query);
+        self
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &str {
+        self.method
+    }
+
+    /// The raw query string, without the `?`.
+    pub fn query(&self) -> &str {
+        self.query
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &dyn Headers {
+        self.headers
+    }
+
+    /// The body bytes.
+    pub fn body(&self) -> &[u8] {
+        self.body.as_ref()
+    }
+
+    pub(crate) fn parts(&self) -> crate::scheme::Request<'_> {
+        crate::scheme::Request {
+            headers: self.headers,
+            body: self.body.as_ref(),
+            method: self.method,
+            query: self.query,
+        }
     }
 }
 
@@ -176,64 +228,9 @@ impl Key {
     }
 }
 
-/// Parse a unix-seconds timestamp strictly: ASCII digits only, no sign, no spaces.
-pub(crate) fn parse_timestamp(raw: &[u8]) -> Result<i64, Rejection> {
-    if raw.is_empty() || raw.len() > 15 || !raw.iter().all(u8::is_ascii_digit) {
-        return Err(Rejection::InvalidTimestamp);
-    }
-    std::str::from_utf8(raw)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(Rejection::InvalidTimestamp)
-}
-
-/// Reject timestamps too old **or** too far in the future.
-pub(crate) fn check_window(timestamp: i64, now: i64, tolerance_secs: i64) -> Result<(), Rejection> {
-    if timestamp.abs_diff(now) > tolerance_secs.unsigned_abs() {
-        Err(Rejection::TimestampOutOfTolerance)
-    } else {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_parsed_strictly() {
-        assert_eq!(parse_timestamp(b"1700000000"), Ok(1_700_000_000));
-        for bad in [
-            &b""[..],
-            b"-5",
-            b"+5",
-            b" 5",
-            b"5.0",
-            b"abc",
-            b"9999999999999999999",
-        ] {
-            assert_eq!(
-                parse_timestamp(bad),
-                Err(Rejection::InvalidTimestamp),
-                "{bad:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn window_rejects_past_and_future() {
-        assert!(check_window(1000, 1000, 300).is_ok());
-        assert!(check_window(700, 1000, 300).is_ok());
-        assert!(check_window(1300, 1000, 300).is_ok());
-        assert_eq!(
-            check_window(699, 1000, 300),
-            Err(Rejection::TimestampOutOfTolerance)
-        );
-        assert_eq!(
-            check_window(1301, 1000, 300),
-            Err(Rejection::TimestampOutOfTolerance)
-        );
-    }
 
     #[test]
     fn tags_compare_by_value_and_length() {

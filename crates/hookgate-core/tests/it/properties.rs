@@ -71,3 +71,67 @@ proptest! {
         let _ = verify(&p, &headers(&pairs), &body, TS);
     }
 }
+
+/// Every preset of the catalog with key material of its kind.
+fn every_preset() -> Vec<hookgate_core::Provider> {
+    let ed = hookgate_core::sign::SigningKey::ed25519_from_seed(&[1; 32]);
+    let ec = hookgate_core::sign::SigningKey::p256_from_bytes(&[1; 32]).expect("p256");
+    let catalog = hookgate_core::PresetCatalog::builtin().expect("catalog");
+    let mut all: Vec<_> = catalog
+        .names()
+        .into_iter()
+        .map(|name| {
+            let key = match name {
+                "standard-webhooks" | "svix" | "clerk" | "resend" => "whsec_c2VjcmV0".to_string(),
+                "discord" => ed.public_key(),
+                "sendgrid" => ec.public_key(),
+                _ => "prop-secret-5b4a39281706f8e7".to_string(),
+            };
+            crate::preset_provider(
+                name,
+                &[&key],
+                "public_url = \"https://h.example/w\"\nverify_token_env = \"TEST_VERIFY_TOKEN\"",
+            )
+        })
+        .collect();
+    all.push(crate::preset_provider(
+        "standard-webhooks",
+        &[&ed.public_key_whpk().expect("whpk")],
+        "",
+    ));
+    all
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_requests_never_panic_or_verify_for_any_scheme(
+        which in any::<prop::sample::Index>(),
+        get in any::<bool>(),
+        sig in ".{0,160}",
+        ts in prop_oneof![Just("1700000000".to_string()), Just("2023-11-14T22:13:20Z".to_string()), ".{0,30}"],
+        query in ".{0,60}",
+        body in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..256),
+            Just(br#"{"signature":{"timestamp":"1700000000","token":"t","signature":"00"},"value":[{"clientState":"x"}],"type":1}"#.to_vec()),
+        ],
+    ) {
+        thread_local!(static ALL: Vec<hookgate_core::Provider> = every_preset());
+        let names = ["x-signature-ed25519", "x-signature-timestamp", "webhook-signature", "webhook-timestamp",
+            "webhook-id", "x-twilio-email-event-webhook-signature", "x-twilio-email-event-webhook-timestamp",
+            "x-twilio-signature", "paddle-signature", "authorization", "x-gitlab-token", "linear-signature",
+            "twitch-eventsub-message-signature", "twitch-eventsub-message-timestamp", "twitch-eventsub-message-id",
+            "x-hubspot-signature-v3", "x-hubspot-request-timestamp", "x-okta-verification-challenge", "stripe-signature"];
+        let pairs: Vec<(&str, &str)> = names.iter().map(|n| (*n, if n.contains("timestamp") { ts.as_str() } else { sig.as_str() })).collect();
+        let h = headers(&pairs);
+        ALL.with(|all| {
+            let p = &all[which.index(all.len())];
+            let request = hookgate_core::Unverified::new(&h, body.clone())
+                .with_method(if get { "GET" } else { "POST" })
+                .with_query(&query);
+            let r = p.receive(request, TS);
+            assert!(!matches!(r, Ok(hookgate_core::Received::Event(_))), "{} verified random input", p.name());
+        });
+    }
+}
