@@ -12,7 +12,9 @@
 //!   one), each with its expected outcome; one test runs every vector of every file.
 //!
 //! Fields only an operator may set (`secrets`, `secrets_env`, `public_url`,
-//! `verify_token_env`, rate limits, `preset`) are refused in a preset file.
+//! `verify_token_env`, rate limits, `preset`, and the fetched-key fields that name the
+//! operator's own endpoint: `audience`, `service_account_email`, `webhook_id`,
+//! `key_fetch_insecure`) are refused in a preset file.
 
 use std::{
     collections::BTreeMap,
@@ -35,6 +37,7 @@ use crate::{
 /// The built-in preset files, embedded. A unit test keeps this list and the directory
 /// equal.
 const BUILTIN: &[(&str, &str)] = &[
+    ("aws-sns", include_str!("../presets/aws-sns.toml")),
     ("bitbucket", include_str!("../presets/bitbucket.toml")),
     ("calendly", include_str!("../presets/calendly.toml")),
     ("clerk", include_str!("../presets/clerk.toml")),
@@ -43,6 +46,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("dropbox", include_str!("../presets/dropbox.toml")),
     ("github", include_str!("../presets/github.toml")),
     ("gitlab", include_str!("../presets/gitlab.toml")),
+    (
+        "google-pubsub",
+        include_str!("../presets/google-pubsub.toml"),
+    ),
     ("groq", include_str!("../presets/groq.toml")),
     ("hubspot", include_str!("../presets/hubspot.toml")),
     ("intercom", include_str!("../presets/intercom.toml")),
@@ -57,6 +64,7 @@ const BUILTIN: &[(&str, &str)] = &[
     ("okta", include_str!("../presets/okta.toml")),
     ("paddle", include_str!("../presets/paddle.toml")),
     ("pagerduty", include_str!("../presets/pagerduty.toml")),
+    ("paypal", include_str!("../presets/paypal.toml")),
     ("postmark", include_str!("../presets/postmark.toml")),
     ("resend", include_str!("../presets/resend.toml")),
     ("sendgrid", include_str!("../presets/sendgrid.toml")),
@@ -90,6 +98,10 @@ const OPERATOR_ONLY: &[&str] = &[
     "verify_token_env",
     "rate_limit",
     "rate_burst",
+    "key_fetch_insecure",
+    "audience",
+    "service_account_email",
+    "webhook_id",
 ];
 
 /// The `[docs]` block: what an operator needs to connect the provider.
@@ -251,8 +263,9 @@ impl Preset {
                     .clone()
                     .unwrap_or_else(|| "authorization".into()),
             ),
-            SchemeKind::Basic => Some("authorization".into()),
-            SchemeKind::Mailgun | SchemeKind::ClientState => None,
+            SchemeKind::Basic | SchemeKind::GooglePubsub => Some("authorization".into()),
+            SchemeKind::Paypal => Some("paypal-transmission-sig".into()),
+            SchemeKind::Mailgun | SchemeKind::ClientState | SchemeKind::AwsSns => None,
             _ => self.config.signature_header.as_ref().map(|h| match h {
                 OneOrMany::One(s) => s.clone(),
                 OneOrMany::Many(v) => v.join(", "),
@@ -474,7 +487,7 @@ mod tests {
             catalog.get("svix").map(Preset::name),
             Some("standard-webhooks")
         );
-        assert!(catalog.get("paypal").is_none());
+        assert!(catalog.get("paypal").is_some());
     }
 
     #[test]

@@ -297,6 +297,13 @@ pub enum SchemeKind {
     /// Microsoft Graph: every notification in `value[]` carries the configured
     /// `clientState`.
     ClientState,
+    /// Amazon SNS: RSA over fixed body fields, certificate at `SigningCertURL`.
+    AwsSns,
+    /// Google Cloud Pub/Sub push: an RS256 OIDC token, keys from a JWKS.
+    GooglePubsub,
+    /// PayPal: SHA256withRSA over `id|time|webhook_id|crc32`, certificate at
+    /// `PAYPAL-CERT-URL`.
+    Paypal,
 }
 
 impl SchemeKind {
@@ -313,7 +320,19 @@ impl SchemeKind {
             SchemeKind::Basic => "basic",
             SchemeKind::Mailgun => "mailgun",
             SchemeKind::ClientState => "client-state",
+            SchemeKind::AwsSns => "aws-sns",
+            SchemeKind::GooglePubsub => "google-pubsub",
+            SchemeKind::Paypal => "paypal",
         }
+    }
+
+    /// Whether the scheme verifies with keys the gateway fetches (SPEC §3.5) rather than
+    /// configured secrets.
+    pub fn fetches_keys(self) -> bool {
+        matches!(
+            self,
+            SchemeKind::AwsSns | SchemeKind::GooglePubsub | SchemeKind::Paypal
+        )
     }
 }
 
@@ -382,7 +401,8 @@ pub struct ProviderConfig {
     /// `presets_dir`.
     pub preset: Option<String>,
     /// `hmac` | `standard-webhooks` | `stripe` | `ed25519` | `ecdsa-p256` | `twilio` |
-    /// `token` | `basic` | `mailgun` | `client-state`.
+    /// `token` | `basic` | `mailgun` | `client-state` | `aws-sns` | `google-pubsub` |
+    /// `paypal`.
     pub scheme: Option<SchemeKind>,
     /// `sha256` | `sha512` | `sha1` (HMAC schemes).
     pub algorithm: Option<Algorithm>,
@@ -445,6 +465,25 @@ pub struct ProviderConfig {
     /// Inline key material (development only; a warning is logged).
     #[serde(default)]
     pub secrets: Vec<SecretString>,
+    /// Fetched-key schemes: the hosts key material (and an SNS `SubscribeURL`) may be
+    /// fetched from, `host` or `host:port`; a label may be `{region}` (an AWS region). The
+    /// preset's default is the provider's official hosts; a URL elsewhere is
+    /// `invalid_signature` and is never fetched.
+    pub key_hosts: Option<Vec<String>>,
+    /// Fetched-key schemes: also allow plain `http://` key URLs. For tests only.
+    pub key_fetch_insecure: Option<bool>,
+    /// `google-pubsub`: the token's expected `aud`, as set on the push subscription (its
+    /// push endpoint URL when none was set). Required.
+    pub audience: Option<String>,
+    /// `google-pubsub`: the push subscription's service account; when set, the token's
+    /// `email` must equal it and `email_verified` be true.
+    pub service_account_email: Option<String>,
+    /// `google-pubsub`: the JWKS of the token issuer (Google's by default); its host must
+    /// be in `key_hosts`.
+    pub jwks_url: Option<String>,
+    /// `paypal`: the webhook ID PayPal shows for this endpoint (it is part of the signed
+    /// string). Required.
+    pub webhook_id: Option<String>,
 }
 
 /// A configuration problem, naming the offending key.

@@ -13,7 +13,8 @@
 //! - `resolve`: turning a provider table into a provider, naming the key when one is wrong.
 //! - `scheme`: one module per signature scheme (`hmac`, `standard-webhooks`, `ed25519`,
 //!   `ecdsa-p256`, `twilio`, `token`/`basic`, `mailgun`, `client-state`), each a pure
-//!   verifier.
+//!   verifier; [`fetched`]: the schemes whose keys the server fetches (`aws-sns`,
+//!   `google-pubsub`, `paypal`), split into "which key" and "verify with it".
 //! - [`handshake`]: endpoint-verification handshakes and the replies they need.
 //! - `timestamp`: strict timestamp parsing (`unix`, `unix_ms`, `rfc3339`) and the window.
 //! - [`template`]: the signed-payload and routing-key templates.
@@ -47,4 +48,5 @@ pub mod verify;
 pub use catalog::{PresetCatalog, PresetSummary};
 pub use handshake::HandshakeReply;
 pub use provider::{Provider, ProviderRegistry, Received};
+pub use scheme::fetched;
 pub use verify::{Rejection, Unverified, Verified};

@@ -54,6 +54,12 @@ pub fn apply(config: &ProviderConfig, preset: ProviderConfig) -> ProviderConfig 
         rate_burst: c.rate_burst,
         secrets_env: c.secrets_env,
         secrets: c.secrets,
+        key_hosts: c.key_hosts.or(preset.key_hosts),
+        key_fetch_insecure: c.key_fetch_insecure,
+        audience: c.audience,
+        service_account_email: c.service_account_email,
+        jwks_url: c.jwks_url.or(preset.jwks_url),
+        webhook_id: c.webhook_id,
     }
 }
 
@@ -67,7 +73,7 @@ mod tests {
         for name in NAMES {
             assert!(lookup(name).is_some(), "{name}");
         }
-        assert!(lookup("paypal").is_none());
+        assert!(lookup("no-such-provider").is_none());
     }
 
     #[test]

@@ -13,7 +13,10 @@ use crate::{
     extract::{self, Body, Source},
     handshake::{Handshake, HandshakeReply},
     resolve::resolve,
-    scheme::Scheme,
+    scheme::{
+        Scheme,
+        fetched::{KeyRef, Subscription},
+    },
     verify::{Headers, Rejection, Unverified, Verified},
 };
 
@@ -48,6 +51,10 @@ pub enum Received<B> {
     Handshake(HandshakeReply),
     /// A GET (or HEAD) that is not this provider's handshake: answer 405.
     MethodNotAllowed,
+    /// A verified SNS subscription message: confirm it (a GET of its already checked
+    /// `SubscribeURL`) or log it, then answer [`Subscription::reply`]; store nothing,
+    /// count it as `outcome="handshake"`.
+    Subscription(Subscription),
 }
 
 impl std::fmt::Debug for Provider {
@@ -128,6 +135,11 @@ impl Provider {
         }
         let headers = request.headers;
         let verified = self.verify(request, now)?;
+        if let Some(fetched) = self.scheme.fetched()
+            && let Some(subscription) = fetched.subscription(verified.body().as_ref())?
+        {
+            return Ok(Received::Subscription(subscription));
+        }
         if let Some(h) = &self.handshake
             && let Some(reply) = h.signed(
                 headers,
@@ -165,14 +177,36 @@ impl Provider {
         let body = Body::new(request.body.as_ref());
         let event_id = extract::event_id(&self.event_id, headers, &body)
             .map_err(|_| Rejection::MalformedPayload)?;
-        let event_type = extract::event_type(&self.event_type, headers, &body)
-            .map_err(|_| Rejection::MalformedPayload)?;
+        let implied = match self.scheme.fetched() {
+            Some(f) if self.event_type.is_empty() => f.implied_event_type(request.body.as_ref()),
+            _ => None,
+        };
+        let event_type = match implied {
+            Some(t) => t,
+            None => extract::event_type(&self.event_type, headers, &body)
+                .map_err(|_| Rejection::MalformedPayload)?,
+        };
         Ok(Verified {
             provider: self.name.clone(),
             event_id,
             event_type,
             body: request.body,
         })
+    }
+
+    /// For a provider that verifies with fetched keys (`aws-sns`, `google-pubsub`,
+    /// `paypal`): the key this request needs, once its URL passed the provider's
+    /// `key_hosts` rule. Fetch it, then pass it with [`Unverified::with_keys`] to
+    /// [`Provider::receive`]. A URL outside the rule, or a request that names no key, is
+    /// a rejection: nothing is to be fetched. `None` for every other provider.
+    pub fn key_ref<B: AsRef<[u8]>>(
+        &self,
+        request: &Unverified<'_, B>,
+    ) -> Result<Option<KeyRef>, Rejection> {
+        match self.scheme.fetched() {
+            Some(f) => f.key_ref(&request.parts()).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Only the signature check of [`Provider::verify`] (no extraction) for a `POST`

@@ -1,6 +1,8 @@
 //! Turning one `[providers.<name>]` table into a [`Provider`]: merge its preset, check
 //! every field the scheme needs (naming the key when one is wrong), decode the key
 //! material (naming the variable when a key does not decode), compile the handshake.
+//! Fetched-key schemes (`aws-sns`, `google-pubsub`, `paypal`) take no key material; their
+//! fields are checked in [`crate::scheme::fetched`].
 
 use secrecy::ExposeSecret;
 
@@ -16,6 +18,7 @@ use crate::{
         client_state::ClientStateScheme,
         ecdsa::{self, EcdsaScheme},
         ed25519::{self, Ed25519Scheme},
+        fetched,
         hmac::HmacScheme,
         mailgun::MailgunScheme,
         standard_webhooks::{self, StandardWebhooks, SwKey},
@@ -108,7 +111,32 @@ pub(crate) fn resolve(
         ));
     }
 
-    let raw_keys = key_material(&cfg, env, &invalid)?;
+    let raw_keys = if kind.fetches_keys() {
+        if let Some(field) = [
+            ("secrets_env", !cfg.secrets_env.is_empty()),
+            ("secrets", !cfg.secrets.is_empty()),
+        ]
+        .into_iter()
+        .find_map(|(f, set)| set.then_some(f))
+        {
+            return Err(invalid(
+                field,
+                format!(
+                    "the {} scheme fetches its keys (key_hosts); remove {field}",
+                    kind.as_str()
+                ),
+            ));
+        }
+        Vec::new()
+    } else {
+        if let Some(field) = fetched::fields_set(&cfg).next() {
+            return Err(invalid(
+                field,
+                "only read by the aws-sns, google-pubsub and paypal schemes".into(),
+            ));
+        }
+        key_material(&cfg, env, &invalid)?
+    };
     let key_error = |k: &RawKey, reason: String| {
         ConfigError::invalid(format!("providers.{name}.{}", k.origin), reason)
     };
@@ -192,6 +220,9 @@ pub(crate) fn resolve(
             tolerance_ms,
         }),
         SchemeKind::ClientState => Scheme::ClientState(ClientStateScheme { keys: tokens() }),
+        SchemeKind::AwsSns | SchemeKind::GooglePubsub | SchemeKind::Paypal => {
+            Scheme::Fetched(fetched::resolve(kind, &cfg, &invalid)?)
+        }
     };
 
     let verify_token = match &cfg.verify_token_env {

@@ -57,6 +57,10 @@ pub enum SignError {
     /// The body cannot carry the proof this scheme puts in it (not a JSON object).
     #[error("the {0} scheme signs inside a JSON object body; this body is not one")]
     BodyNotJson(&'static str),
+    /// The scheme verifies with keys the provider publishes (a certificate, a JWKS):
+    /// only the provider can sign for it.
+    #[error("the {0} scheme verifies with the provider's published keys; only the provider signs")]
+    ProviderKeys(&'static str),
 }
 
 impl SigningKey {
@@ -259,6 +263,7 @@ impl Provider {
                     );
                 })?;
             }
+            Scheme::Fetched(_) => return Err(SignError::ProviderKeys(self.kind.as_str())),
             Scheme::ClientState(s) => {
                 let state = s
                     .keys

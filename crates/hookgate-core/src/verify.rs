@@ -36,6 +36,7 @@ pub struct Unverified<'h, B> {
     pub(crate) body: B,
     pub(crate) method: &'h str,
     pub(crate) query: &'h str,
+    pub(crate) keys: Option<&'h crate::scheme::fetched::FetchedKeys>,
 }
 
 impl<'h, B: AsRef<[u8]>> Unverified<'h, B> {
@@ -46,7 +47,15 @@ impl<'h, B: AsRef<[u8]>> Unverified<'h, B> {
             body,
             method: "POST",
             query: "",
+            keys: None,
         }
+    }
+
+    /// The keys the server fetched for [`crate::Provider::key_ref`]'s answer, for the
+    /// providers that verify with fetched keys (`aws-sns`, `google-pubsub`, `paypal`).
+    pub fn with_keys(mut self, keys: &'h crate::scheme::fetched::FetchedKeys) -> Self {
+        self.keys = Some(keys);
+        self
     }
 
     /// The request method as sent, e.g. `POST` or `GET`.
@@ -87,6 +96,7 @@ impl<'h, B: AsRef<[u8]>> Unverified<'h, B> {
             body: self.body.as_ref(),
             method: self.method,
             query: self.query,
+            keys: self.keys,
         }
     }
 }

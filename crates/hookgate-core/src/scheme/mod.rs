@@ -17,6 +17,7 @@
 pub(crate) mod client_state;
 pub(crate) mod ecdsa;
 pub(crate) mod ed25519;
+pub mod fetched;
 pub(crate) mod hmac;
 pub(crate) mod mailgun;
 pub(crate) mod standard_webhooks;
@@ -46,6 +47,8 @@ pub(crate) struct Request<'a> {
     pub(crate) body: &'a [u8],
     pub(crate) method: &'a str,
     pub(crate) query: &'a str,
+    /// Keys the server fetched for this request (fetched-key schemes only).
+    pub(crate) keys: Option<&'a fetched::FetchedKeys>,
 }
 
 /// A configured scheme with its keys. `Debug` never shows key material.
@@ -59,6 +62,8 @@ pub(crate) enum Scheme {
     Token(token::TokenScheme),
     Mailgun(mailgun::MailgunScheme),
     ClientState(client_state::ClientStateScheme),
+    /// `aws-sns`, `google-pubsub`, `paypal`: keys fetched by the server.
+    Fetched(fetched::FetchedScheme),
 }
 
 impl Scheme {
@@ -73,6 +78,7 @@ impl Scheme {
             Scheme::Token(s) => s.verify(request),
             Scheme::Mailgun(s) => s.verify(request, now),
             Scheme::ClientState(s) => s.verify(request),
+            Scheme::Fetched(s) => s.verify(request, now),
         }
     }
 
@@ -86,7 +92,8 @@ impl Scheme {
             Scheme::Ed25519(_)
             | Scheme::EcdsaP256(_)
             | Scheme::Token(_)
-            | Scheme::ClientState(_) => None,
+            | Scheme::ClientState(_)
+            | Scheme::Fetched(_) => None,
         }
     }
 
@@ -101,6 +108,15 @@ impl Scheme {
             Scheme::Token(s) => s.keys.len(),
             Scheme::Mailgun(s) => s.keys.len(),
             Scheme::ClientState(s) => s.keys.len(),
+            Scheme::Fetched(_) => 0,
+        }
+    }
+
+    /// The scheme's fetched-key half, if it has one.
+    pub(crate) fn fetched(&self) -> Option<&fetched::FetchedScheme> {
+        match self {
+            Scheme::Fetched(s) => Some(s),
+            _ => None,
         }
     }
 }

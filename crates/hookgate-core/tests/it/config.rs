@@ -78,7 +78,7 @@ fn every_validation_error_names_its_key() {
         let cases: &[(&str, &str)] = &[
             ("[server]\nlisten = \"0.0.0.0:1\"\ntypo = 1\n", "typo"),
             (
-                "[providers.acme]\npreset = \"paypal\"\nsecrets = [\"x\"]\n",
+                "[providers.acme]\npreset = \"no-such-provider\"\nsecrets = [\"x\"]\n",
                 "providers.acme.preset",
             ),
             (

@@ -1,11 +1,13 @@
 //! Integration tests of the verification core: known-answer vectors per preset (every
 //! `[[vectors]]` of every preset file), round trips against an independent signer
 //! (Python's hmac and `cryptography`), tampering, rotation, handshakes, the rules every
-//! scheme follows, property tests and configuration loading.
+//! scheme follows, property tests and configuration loading; the fetched-key presets
+//! (`aws-sns`, `google-pubsub`, `paypal`) with real SNS vectors and an independent signer.
 
 mod catalog;
 mod config;
 mod errors;
+mod fetched;
 mod handshakes;
 mod independent;
 mod presets;

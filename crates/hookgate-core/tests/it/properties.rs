@@ -80,6 +80,11 @@ fn every_preset() -> Vec<hookgate_core::Provider> {
     let mut all: Vec<_> = catalog
         .names()
         .into_iter()
+        .filter(|name| {
+            catalog
+                .get(name)
+                .is_some_and(|p| !p.scheme().fetches_keys())
+        })
         .map(|name| {
             let key = match name {
                 "standard-webhooks" | "svix" | "clerk" | "resend" => "whsec_c2VjcmV0".to_string(),
@@ -94,6 +99,7 @@ fn every_preset() -> Vec<hookgate_core::Provider> {
             )
         })
         .collect();
+    all.extend(crate::fetched::every_fetched_preset());
     all.push(crate::preset_provider(
         "standard-webhooks",
         &[&ed.public_key_whpk().expect("whpk")],
