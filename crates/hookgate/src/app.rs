@@ -18,6 +18,7 @@ use crate::{
     db,
     handoff::Committed,
     http,
+    keys::KeyFetcher,
     limits::Limits,
     live::{LiveConfig, Snapshot},
     metrics::Metrics,
@@ -141,6 +142,7 @@ impl Application {
             broker: broker.clone(),
             metrics: metrics.clone(),
             admin_token: options.admin_token.clone().map(Arc::new),
+            keys: KeyFetcher::new(metrics.keys.clone()),
         };
         if state.admin_token.is_some() {
             tracing::info!("admin API enabled");

@@ -22,6 +22,8 @@
 //! - [`live`]: the hot-reloadable config snapshot; [`limits`]: the pre-body abuse limits.
 //! - [`http`]: the route table, health, metrics and the admin API; [`state`]: what every
 //!   handler can reach; [`filter`]: the event filter operators give.
+//! - [`keys`]: the key material fetched for `aws-sns`, `google-pubsub` and `paypal`
+//!   (client, cache, metrics).
 //! - [`db`]: the pool, database creation and the embedded migrations.
 //! - [`metrics`]: the Prometheus registry; [`telemetry`]: the `tracing` subscriber.
 //!
@@ -35,6 +37,7 @@ pub mod filter;
 pub mod handoff;
 pub mod http;
 pub mod ingress;
+pub mod keys;
 pub mod limits;
 pub mod live;
 pub mod metrics;

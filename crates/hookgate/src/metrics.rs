@@ -46,6 +46,8 @@ pub struct Metrics {
     pub reconnects: Counter,
     /// Seconds from receipt to broker confirm.
     pub relay_lag: Histogram,
+    /// Fetched key material (SNS, Pub/Sub, PayPal): fetches, cache hits, failures.
+    pub keys: crate::keys::KeyMetrics,
 }
 
 impl Default for Metrics {
@@ -119,6 +121,7 @@ impl Metrics {
             "Receipt to broker confirm",
             relay_lag.clone(),
         );
+        let keys = crate::keys::KeyMetrics::register(&mut registry);
         Self {
             registry: Arc::new(registry),
             requests,
@@ -131,6 +134,7 @@ impl Metrics {
             returns,
             reconnects,
             relay_lag,
+            keys,
         }
     }
 

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::{live::LiveConfig, metrics::Metrics, relay::BrokerState, writer::BatchWriter};
+use crate::{
+    keys::KeyFetcher, live::LiveConfig, metrics::Metrics, relay::BrokerState, writer::BatchWriter,
+};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -22,4 +24,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Admin bearer token; `None` keeps `/admin/*` off.
     pub admin_token: Option<Arc<SecretString>>,
+    /// Key material for the providers that verify with fetched keys.
+    pub keys: KeyFetcher,
 }
