@@ -72,7 +72,7 @@ fn outcome(preset: &str, v: &Vector) -> Result<(), String> {
             }
             "accepted".to_owned()
         }
-        Ok(_) => "other".to_owned(),
+        Ok(Received::MethodNotAllowed) => "method_not_allowed".to_owned(),
     };
     if got == v.expect {
         Ok(())
