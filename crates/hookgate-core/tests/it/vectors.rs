@@ -72,7 +72,6 @@ fn outcome(preset: &str, v: &Vector) -> Result<(), String> {
             }
             "accepted".to_owned()
         }
-        Ok(Received::MethodNotAllowed) => "method_not_allowed".to_owned(),
     };
     if got == v.expect {
         Ok(())
