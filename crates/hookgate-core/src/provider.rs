@@ -40,9 +40,9 @@ pub struct Provider {
     pub(crate) inline_secrets: bool,
 }
 
-/// What a request to a provider's endpoint turned out to be.
+/// What a request to a provider's endpoint turned out to be. Exhaustive on purpose: the
+/// server must decide what each new kind of request gets.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum Received<B> {
     /// A verified event: store and publish it.
     Event(Verified<B>),

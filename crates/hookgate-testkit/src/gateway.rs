@@ -44,6 +44,9 @@ pub struct Settings {
     pub tables_extra: String,
     /// Config file for hot reloads.
     pub config_path: Option<std::path::PathBuf>,
+    /// Variables the config's `*_env` fields may name, seen only by this gateway (the
+    /// process environment is the fallback).
+    pub env: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Settings {
             server_extra: String::new(),
             tables_extra: String::new(),
             config_path: None,
+            env: Default::default(),
         }
     }
 
@@ -137,8 +141,18 @@ secrets = ["gh-secret"]
 
     /// The parsed config and its providers.
     pub fn config(&self) -> (Config, ProviderRegistry) {
-        hookgate_core::config::from_figment(Figment::from(Toml::string(&self.toml())))
-            .expect("test config is valid")
+        let config: Config = Figment::from(Toml::string(&self.toml()))
+            .extract()
+            .expect("test config parses");
+        let registry = config
+            .validate(|name| {
+                self.env
+                    .get(name)
+                    .cloned()
+                    .or_else(|| std::env::var(name).ok())
+            })
+            .expect("test config is valid");
+        (config, registry)
     }
 }
 

@@ -13,6 +13,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/webhooks/{provider}")
             .route(web::post().to(ingress::ingest))
+            // Answered only for providers whose handshake is a GET (405 otherwise).
+            .route(web::get().to(ingress::ingest))
             .default_service(web::to(method_not_allowed)),
     )
     .service(web::resource("/health/live").route(web::get().to(health::live)))

@@ -14,6 +14,9 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IngestError {
+    /// A method the path does not answer (GET for a provider without a GET handshake).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// No provider is configured under that path.
     #[error("unknown provider")]
     UnknownProvider,
@@ -44,6 +47,7 @@ impl IngestError {
     /// The JSON `error` code and metrics outcome.
     pub fn code(&self) -> &'static str {
         match self {
+            IngestError::MethodNotAllowed => "method_not_allowed",
             IngestError::UnknownProvider => "unknown_provider",
             IngestError::PayloadTooLarge => "payload_too_large",
             IngestError::HeadersTooLarge => "headers_too_large",
@@ -59,6 +63,7 @@ impl IngestError {
 impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
+            IngestError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IngestError::UnknownProvider => StatusCode::NOT_FOUND,
             IngestError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -80,6 +85,9 @@ impl ResponseError for IngestError {
             IngestError::RateLimited(wait) => {
                 let secs = wait.as_secs_f64().ceil().clamp(1.0, 86_400.0) as u64;
                 response.insert_header(("Retry-After", secs.to_string()));
+            }
+            IngestError::MethodNotAllowed => {
+                response.insert_header(("Allow", "POST"));
             }
             // The rest of a late body is not worth reading: close the connection.
             IngestError::RequestTimeout => {

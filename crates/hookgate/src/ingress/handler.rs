@@ -1,15 +1,19 @@
-//! The `POST /webhooks/{provider}` handler: one config snapshot per request, the checks in
-//! order (provider, limits, body, signature), then the writer; every answer is counted by
-//! provider and outcome.
+//! The `/webhooks/{provider}` handler (POST, and GET for providers whose handshake is a
+//! GET): one config snapshot per request, the checks in order (provider, limits, body,
+//! signature), then a handshake answer or the writer; every answer is counted by provider
+//! and outcome.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{
     HttpRequest, HttpResponse,
-    http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap},
+    http::{
+        Method, StatusCode,
+        header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap},
+    },
     web,
 };
-use hookgate_core::{Unverified, verify::Headers};
+use hookgate_core::{HandshakeReply, Received, Unverified, verify::Headers};
 
 use super::{IngestError, body};
 use crate::{limits::Exceeded, live::Snapshot, state::AppState, writer::Outcome};
@@ -59,18 +63,29 @@ pub async fn ingest(
             "status": outcome.as_str(),
             "event_id": event_id,
         })),
-        Accepted::Handshake(challenge) => {
-            HttpResponse::Ok().json(serde_json::json!({ "challenge": challenge }))
-        }
+        Accepted::Handshake(reply) => handshake_response(reply),
     })
+}
+
+/// A handshake answered exactly as the provider requires: status, content type, extra
+/// headers and body as the core built them.
+fn handshake_response(reply: HandshakeReply) -> HttpResponse {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    response.content_type(reply.content_type);
+    for (name, value) in reply.headers {
+        response.insert_header((name, value));
+    }
+    response.body(reply.body)
 }
 
 /// What a verified request led to.
 enum Accepted {
     /// Stored (or found stored): accepted or duplicate, with the event ID.
     Stored(Outcome, String),
-    /// The provider's endpoint-verification handshake, answered with its challenge.
-    Handshake(String),
+    /// The provider's endpoint-verification handshake: answered, neither stored nor
+    /// published.
+    Handshake(HandshakeReply),
 }
 
 impl Accepted {
@@ -89,10 +104,16 @@ async fn accept(
     state: &AppState,
     snapshot: &Snapshot,
 ) -> Result<Accepted, IngestError> {
-    let provider = snapshot
-        .registry
-        .get(name)
-        .ok_or(IngestError::UnknownProvider)?;
+    let is_get = request.method() == Method::GET || request.method() == Method::HEAD;
+    let provider = match snapshot.registry.get(name) {
+        Some(p) => p,
+        // GET is a handshake or nothing: an unknown name answers 405 as any other GET.
+        None if is_get => return Err(IngestError::MethodNotAllowed),
+        None => return Err(IngestError::UnknownProvider),
+    };
+    if is_get && !provider.answers_get() {
+        return Err(IngestError::MethodNotAllowed);
+    }
     snapshot
         .limits
         .check(request.headers(), name)
@@ -116,10 +137,14 @@ async fn accept(
     )
     .await?;
     let headers = HeaderView(request.headers());
-    let verified = provider.verify(Unverified::new(&headers, body), received.as_secs() as i64)?;
-    if let Some(challenge) = provider.handshake_reply(&verified) {
-        return Ok(Accepted::Handshake(challenge));
-    }
+    let unverified = Unverified::new(&headers, body)
+        .with_method(request.method().as_str())
+        .with_query(request.query_string());
+    let verified = match provider.receive(unverified, received.as_secs() as i64)? {
+        Received::Event(verified) => verified,
+        Received::Handshake(reply) => return Ok(Accepted::Handshake(reply)),
+        Received::MethodNotAllowed => return Err(IngestError::MethodNotAllowed),
+    };
     tracing::Span::current().record("event_id", verified.event_id());
     let event_id = verified.event_id().to_owned();
     let content_type = request

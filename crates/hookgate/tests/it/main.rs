@@ -5,6 +5,7 @@ mod admin;
 mod delivery;
 mod docs;
 mod faults;
+mod handshakes;
 mod helpers;
 mod http_api;
 mod limits;
