@@ -72,6 +72,7 @@ fn outcome(preset: &str, v: &Vector) -> Result<(), String> {
             }
             "accepted".to_owned()
         }
+        Ok(Received::Subscription(_)) => "subscription".to_owned(),
     };
     if got == v.expect {
         Ok(())

@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, ResponseError, http::StatusCode};
 use hookgate_core::Rejection;
 
-use crate::writer::WriteError;
+use crate::{keys::FetchError, writer::WriteError};
 
 /// Seconds a provider is asked to wait before retrying after a 503.
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -41,6 +41,10 @@ pub enum IngestError {
     /// Not durable: database down or writer queue full.
     #[error("unavailable: {0}")]
     Unavailable(#[from] WriteError),
+    /// The provider's key material (or an SNS subscription confirmation) could not be
+    /// fetched: nothing unverified is acknowledged, the provider retries.
+    #[error("unavailable: {0}")]
+    KeysUnavailable(#[from] FetchError),
 }
 
 impl IngestError {
@@ -55,7 +59,7 @@ impl IngestError {
             IngestError::RequestTimeout => "request_timeout",
             IngestError::BadRequest => "bad_request",
             IngestError::Rejected(r) => r.code(),
-            IngestError::Unavailable(_) => "unavailable",
+            IngestError::Unavailable(_) | IngestError::KeysUnavailable(_) => "unavailable",
         }
     }
 }
@@ -72,14 +76,16 @@ impl ResponseError for IngestError {
             IngestError::BadRequest => StatusCode::BAD_REQUEST,
             IngestError::Rejected(Rejection::MalformedPayload) => StatusCode::BAD_REQUEST,
             IngestError::Rejected(_) => StatusCode::UNAUTHORIZED,
-            IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Unavailable(_) | IngestError::KeysUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         match self {
-            IngestError::Unavailable(_) => {
+            IngestError::Unavailable(_) | IngestError::KeysUnavailable(_) => {
                 response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
             }
             IngestError::RateLimited(wait) => {

@@ -13,7 +13,7 @@ use actix_web::{
     },
     web,
 };
-use hookgate_core::{HandshakeReply, Received, Unverified, verify::Headers};
+use hookgate_core::{HandshakeReply, Received, Unverified, fetched::Subscription, verify::Headers};
 
 use super::{IngestError, body};
 use crate::{limits::Exceeded, live::Snapshot, state::AppState, writer::Outcome};
@@ -140,10 +140,35 @@ async fn accept(
     let unverified = Unverified::new(&headers, body)
         .with_method(request.method().as_str())
         .with_query(request.query_string());
+    // Providers that verify with fetched keys (SNS, Pub/Sub, PayPal): the key the request
+    // names (its URL already passed `key_hosts`), from the cache or fetched; 503 if not.
+    let keys = match provider.key_ref(&unverified)? {
+        Some(key_ref) => Some(state.keys.keys(&key_ref).await?),
+        None => None,
+    };
+    let unverified = match &keys {
+        Some(keys) => unverified.with_keys(keys),
+        None => unverified,
+    };
     let verified = match provider.receive(unverified, received.as_secs() as i64)? {
         Received::Event(verified) => verified,
         Received::Handshake(reply) => return Ok(Accepted::Handshake(reply)),
         Received::MethodNotAllowed => return Err(IngestError::MethodNotAllowed),
+        Received::Subscription(subscription) => {
+            let confirmed = match &subscription {
+                Subscription::Confirm { confirm_url, .. } => {
+                    state.keys.confirm(confirm_url).await?;
+                    true
+                }
+                _ => false,
+            };
+            tracing::info!(
+                topic_arn = subscription.topic_arn(),
+                confirmed,
+                "SNS subscription message verified; not stored"
+            );
+            return Ok(Accepted::Handshake(subscription.reply()));
+        }
     };
     tracing::Span::current().record("event_id", verified.event_id());
     let event_id = verified.event_id().to_owned();

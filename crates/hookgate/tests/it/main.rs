@@ -5,6 +5,7 @@ mod admin;
 mod delivery;
 mod docs;
 mod faults;
+mod fetched_keys;
 mod handshakes;
 mod helpers;
 mod http_api;
