@@ -29,7 +29,7 @@ use crate::{
 
 /// After answering on a connection it closes (a 408, a refused body), how long to wait for
 /// the client to close its side: a hostile client must not keep the socket much longer.
-const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Longest wait for each background stage at shutdown.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
