@@ -212,10 +212,38 @@ fn snippet(p: &Preset) -> String {
     s
 }
 
-/// Keep table cells and list items on one line, and keep `<placeholders>` visible (not
-/// read as HTML tags).
+/// Keep table cells and list items on one line, URLs with `<placeholders>` as code, and
+/// other `<` visible (not read as HTML tags).
 fn one_line(text: &str) -> String {
-    text.replace('\n', " ")
-        .replace('|', "\\|")
-        .replace('<', "\\<")
+    let escape = |t: &str| t.replace('|', "\\|").replace('<', "\\<");
+    let text = text.replace('\n', " ");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("https://") {
+        out.push_str(&escape(&rest[..at]));
+        let url = &rest[at..];
+        let mut depth = 0usize;
+        let end = url
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '<' => depth += 1,
+                    '>' => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                c.is_whitespace() && depth == 0
+            })
+            .map_or(url.len(), |(i, _)| i);
+        let url = url[..end].trim_end_matches([',', '.', ';', ':', ')']);
+        if url.contains('<') {
+            out.push('`');
+            out.push_str(url);
+            out.push('`');
+        } else {
+            out.push_str(url);
+        }
+        rest = &rest[at + url.len()..];
+    }
+    out.push_str(&escape(rest));
+    out
 }
