@@ -517,7 +517,7 @@ fn signature_step(
 ) {
     match result {
         Ok(()) | Err(Rejection::MalformedPayload) => {
-            let which = matched().map_or_else(String::new, |k| format!(": key {k}"));
+            let which = matched().map_or_else(|| ": one".to_owned(), |k| format!(": key {k}"));
             steps.pass(
                 "signature",
                 format!("{what} compared with {keys} configured key(s){which} matches"),
@@ -534,7 +534,7 @@ fn signature_step(
         ),
         // Timestamp failures after the signature are reported by their own step.
         Err(_) => {
-            let which = matched().map_or_else(String::new, |k| format!(": key {k}"));
+            let which = matched().map_or_else(|| ": one".to_owned(), |k| format!(": key {k}"));
             steps.pass(
                 "signature",
                 format!("{what} compared with {keys} configured key(s){which} matches"),

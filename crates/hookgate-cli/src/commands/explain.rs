@@ -128,10 +128,18 @@ pub fn run(
         } => println!(
             "verdict: accepted, 200 (event {event_id:?}, type {event_type:?}; a repeat of a stored ID is answered 200 duplicate)"
         ),
-        Verdict::Handshake { kind, status } => println!(
-            "verdict: {kind} handshake, answered {status}{}",
-            if verdict.succeeds() { "" } else { " (refused)" }
-        ),
+        Verdict::Handshake { kind, status } => {
+            println!(
+                "verdict: {kind} handshake, answered {status}{}",
+                if verdict.succeeds() { "" } else { " (refused)" }
+            );
+            if !verdict.succeeds() {
+                println!(
+                    "hint: the verify token sent differs from the value of the variable named by \
+                     verify_token_env: type the same token in the provider's dashboard"
+                );
+            }
+        }
         _ => {
             println!("verdict: refused, {} {}", verdict.status(), verdict.code());
             if let Some(hint) = hint(verdict.code()) {

@@ -285,3 +285,97 @@ fn explain_matches_receive_for_every_preset_and_every_alteration() {
     }
     assert!(cases > 36 * 12, "only {cases} cases");
 }
+
+/// A preset, a handshake body and the extra headers that make it one.
+type HandshakeCase = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+#[test]
+fn explain_answers_every_handshake_as_receive_does() {
+    const NOW: i64 = 1_700_000_000;
+    let signed_cases: [HandshakeCase; 4] = [
+        (
+            "slack",
+            r#"{"type":"url_verification","challenge":"ch-1"}"#,
+            &[],
+        ),
+        (
+            "zoom",
+            r#"{"event":"endpoint.url_validation","payload":{"plainToken":"pt-1"}}"#,
+            &[],
+        ),
+        ("discord", r#"{"type":1}"#, &[]),
+        (
+            "twitch",
+            r#"{"challenge":"ch-2","subscription":{"type":"x"}}"#,
+            &[(
+                "twitch-eventsub-message-type",
+                "webhook_callback_verification",
+            )],
+        ),
+    ];
+    for (name, body, extra) in signed_cases {
+        let (p, private, keys) = provider_for(name);
+        let signed = p
+            .sign_request(body.as_bytes(), "m-1", "x", NOW, private.as_ref())
+            .expect("signs");
+        let mut headers = signed.headers.clone();
+        headers.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        let ex = explain(&p, &headers, &signed.body, "POST", &signed.query, NOW);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        check(name, &ex, &keys);
+        assert!(
+            matches!(ex.verdict, Verdict::Handshake { status: 200, .. }),
+            "{name}: {ex:#?}"
+        );
+        assert!(
+            ex.steps
+                .iter()
+                .any(|s| s.name == "handshake" && s.outcome == Outcome::Pass)
+        );
+        // Unsigned, the same request is refused before any handshake is answered.
+        let ex = explain(&p, &Vec::new(), &signed.body, "POST", "", NOW);
+        check(name, &ex, &keys);
+        assert!(!ex.verdict.succeeds(), "{name}: {ex:#?}");
+    }
+    let get_cases = [
+        ("dropbox", "challenge=c-3", 200),
+        ("x", "crc_token=c-4", 200),
+        ("microsoft-graph", "validationToken=v-5", 200),
+        (
+            "meta",
+            "hub.mode=subscribe&hub.verify_token=test-verify-token&hub.challenge=c-6",
+            200,
+        ),
+        (
+            "meta",
+            "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=c-6",
+            403,
+        ),
+    ];
+    for (name, query, status) in get_cases {
+        let (p, _, keys) = provider_for(name);
+        let ex = explain(&p, &Vec::new(), b"", "GET", query, NOW);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        check(name, &ex, &keys);
+        assert_eq!(
+            ex.verdict,
+            Verdict::Handshake {
+                kind: p.handshake_kind().expect("kind"),
+                status
+            },
+            "{name}"
+        );
+        // Without the trigger, a GET is 405.
+        let ex = explain(&p, &Vec::new(), b"", "GET", "", NOW);
+        check(name, &ex, &keys);
+        assert_eq!(ex.verdict, Verdict::MethodNotAllowed, "{name}");
+    }
+}
