@@ -28,7 +28,8 @@ pub struct PresetsArgs {
 }
 
 /// The catalog a config at `path` sees: the built-in presets, plus `presets_dir` when
-/// the file (or `HOOKGATE_PRESETS_DIR`) sets it. Nothing else of the config is validated.
+/// the file (or `HOOKGATE_PRESETS_DIR` beside it) sets it; only the built-in ones when
+/// there is no file. Nothing else of the config is validated.
 pub fn catalog(path: &Path, builtin_only: bool) -> anyhow::Result<PresetCatalog> {
     let builtin = || -> anyhow::Result<PresetCatalog> {
         Ok(PresetCatalog::builtin()
@@ -38,13 +39,10 @@ pub fn catalog(path: &Path, builtin_only: bool) -> anyhow::Result<PresetCatalog>
     if builtin_only {
         return builtin();
     }
-    let figment = if path.exists() {
-        config::figment(path)
-    } else {
-        // No file: only the environment can still name a presets_dir.
-        config::figment(Path::new("/nonexistent/hookgate.toml"))
-    };
-    let dir = figment
+    if !path.exists() {
+        return builtin();
+    }
+    let dir = config::figment(path)
         .find_value("presets_dir")
         .ok()
         .and_then(|v| v.into_string());

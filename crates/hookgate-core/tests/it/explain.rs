@@ -5,7 +5,7 @@
 //! signature or the body.
 
 use hookgate_core::{
-    PresetCatalog, Provider, Unverified,
+    PresetCatalog, Provider, Received, Unverified,
     explain::{Explanation, Outcome, Verdict},
     sign::SigningKey,
 };
@@ -41,7 +41,34 @@ fn explain(
     let request = Unverified::new(headers, body)
         .with_method(method)
         .with_query(query);
-    p.explain(&request, now)
+    let ex = p.explain(&request, now);
+    // The verdict is `receive`'s own (after the server's max_body check).
+    let received = Unverified::new(headers, body.to_vec())
+        .with_method(method)
+        .with_query(query);
+    let expected = if body.len() > p.max_body() {
+        "payload_too_large".to_owned()
+    } else {
+        match p.receive(received, now) {
+            Ok(Received::Event(e)) => {
+                assert_eq!(
+                    ex.verdict,
+                    Verdict::Accepted {
+                        event_id: e.event_id().to_owned(),
+                        event_type: e.event_type().to_owned()
+                    }
+                );
+                "accepted".to_owned()
+            }
+            Ok(Received::Handshake(r)) if (200..300).contains(&r.status) => "handshake".to_owned(),
+            Ok(Received::Handshake(_)) => "handshake_refused".to_owned(),
+            Ok(Received::MethodNotAllowed) => "method_not_allowed".to_owned(),
+            Ok(_) => "other".to_owned(),
+            Err(r) => r.code().to_owned(),
+        }
+    };
+    assert_eq!(ex.verdict.code(), expected, "{ex:#?}");
+    ex
 }
 
 #[test]
