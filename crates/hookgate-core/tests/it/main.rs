@@ -6,6 +6,7 @@
 mod catalog;
 mod config;
 mod errors;
+mod explain;
 mod handshakes;
 mod independent;
 mod presets;
