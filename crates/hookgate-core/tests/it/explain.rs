@@ -63,7 +63,6 @@ fn explain(
             Ok(Received::Handshake(r)) if (200..300).contains(&r.status) => "handshake".to_owned(),
             Ok(Received::Handshake(_)) => "handshake_refused".to_owned(),
             Ok(Received::MethodNotAllowed) => "method_not_allowed".to_owned(),
-            Ok(_) => "other".to_owned(),
             Err(r) => r.code().to_owned(),
         }
     };
