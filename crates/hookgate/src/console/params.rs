@@ -37,7 +37,7 @@ pub struct EventsQuery {
     /// The filter.
     #[serde(flatten)]
     pub filter: RawFilter,
-    /// Show events below this row id (the "Older" link's cursor).
+    /// Show events older than this cursor (the "Older" link's `<received µs>-<row id>`).
     pub before: Option<String>,
     /// Page size.
     pub limit: Option<String>,
@@ -60,6 +60,52 @@ pub fn text(field: &str, value: Option<&str>, max: usize) -> Result<Option<Strin
         )));
     }
     Ok(Some(v.to_owned()))
+}
+
+/// A page cursor: the receive time (unix microseconds) and row id of the last event
+/// shown, `<micros>-<id>`, as the "Older" link carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    /// Receive time, unix microseconds.
+    pub received_us: i64,
+    /// Row id.
+    pub id: i64,
+}
+
+impl Cursor {
+    /// The cursor of an event whose receive time is `received_at` (RFC 3339).
+    pub fn after(received_at: &str, id: i64) -> Option<Self> {
+        let at = humantime::parse_rfc3339(received_at).ok()?;
+        let us = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_micros();
+        Some(Self {
+            received_us: i64::try_from(us).ok()?,
+            id,
+        })
+    }
+
+    /// `<micros>-<id>`.
+    pub fn encode(&self) -> String {
+        format!("{}-{}", self.received_us, self.id)
+    }
+
+    fn parse(value: Option<&str>) -> Result<Option<Self>, ConsoleError> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let parsed = v.split_once('-').and_then(|(us, id)| {
+            let (us, id) = (us.parse::<i64>().ok()?, id.parse::<i64>().ok()?);
+            (us >= 0 && id > 0).then_some(Self {
+                received_us: us,
+                id,
+            })
+        });
+        parsed.map(Some).ok_or_else(|| {
+            ConsoleError::BadRequest(format!(
+                "before must be a page cursor as the Older link gives it (<micros>-<row>), not {:?}",
+                v.chars().take(40).collect::<String>()
+            ))
+        })
+    }
 }
 
 /// A positive integer field (a row id), or `None` when absent or blank.
@@ -149,9 +195,9 @@ impl RawFilter {
 
 impl EventsQuery {
     /// The checked filter, cursor and page size.
-    pub fn parse(&self) -> Result<(EventFilter, Option<i64>, i64), ConsoleError> {
+    pub fn parse(&self) -> Result<(EventFilter, Option<Cursor>, i64), ConsoleError> {
         let filter = self.filter.parse()?;
-        let before = row_id("before", self.before.as_deref())?;
+        let before = Cursor::parse(self.before.as_deref())?;
         let limit = match self
             .limit
             .as_deref()
@@ -211,7 +257,12 @@ mod tests {
         }
         assert!(row_id("before", Some("abc")).is_err());
         assert!(row_id("before", Some("-1")).is_err());
-        assert_eq!(row_id("before", Some("42")).ok().flatten(), Some(42));
+        assert_eq!(row_id("pk", Some("42")).ok().flatten(), Some(42));
+        for bad in ["abc", "12", "-3", "5-0", "1-x", "1-2-3"] {
+            assert!(Cursor::parse(Some(bad)).is_err(), "{bad}");
+        }
+        let c = Cursor::after("2026-11-23T08:00:00.000123Z", 7).expect("cursor");
+        assert_eq!(Cursor::parse(Some(&c.encode())).ok().flatten(), Some(c));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `GET /console/events`: stored events newest first, filtered by provider, type, event ID
-//! and time, one keyset page (by row id, descending) per request; a filtered set can be
+//! and time, one keyset page (by receive time and row id, descending) per request; a
+//! filtered set can be
 //! sent to replay (which asks for confirmation first).
 
 use std::fmt::Write;
@@ -11,7 +12,7 @@ use crate::{
     console::{
         ConsoleError, auth,
         html::{self, Nav, escape},
-        params::EventsQuery,
+        params::{self, Cursor, EventsQuery},
     },
     state::AppState,
     store,
@@ -39,8 +40,14 @@ pub async fn list(
         .iter()
         .map(|p| p.name().to_string())
         .collect();
-    let events =
-        store::admin::newest_events(&state.pool, &filter, &providers, before, limit).await?;
+    let events = store::admin::newest_events(
+        &state.pool,
+        &filter,
+        &providers,
+        before.map(|c| (c.received_us, c.id)),
+        limit,
+    )
+    .await?;
 
     let raw = &query.filter;
     let mut body = String::new();
@@ -94,7 +101,11 @@ pub async fn list(
         }
         body.push_str("</table>");
     }
-    let qs = raw.query_string();
+    let mut qs = raw.query_string();
+    if limit != params::PAGE {
+        let sep = if qs.is_empty() { "" } else { "&" };
+        qs = format!("{qs}{sep}limit={limit}");
+    }
     let sep = if qs.is_empty() { "" } else { "&amp;" };
     let mut nav = Vec::new();
     if before.is_some() {
@@ -109,7 +120,9 @@ pub async fn list(
         nav.push(format!(
             "<a id=\"older\" href=\"/console/events?{}{sep}before={}\">Older »</a>",
             escape(&qs),
-            last.pk
+            Cursor::after(&last.received_at, last.pk)
+                .map(|c| c.encode())
+                .unwrap_or_default()
         ));
     }
     if !nav.is_empty() {
