@@ -168,8 +168,17 @@ impl LoginThrottle {
     }
 }
 
-/// Who is asking.
-#[derive(Debug, Clone)]
+/// Compare a presented token with the admin token in constant time, also in length (both
+/// are hashed first).
+fn token_matches(presented: &[u8], token: &secrecy::SecretString) -> bool {
+    use sha2::Digest;
+    let a = sha2::Sha256::digest(presented);
+    let b = sha2::Sha256::digest(token.expose_secret().as_bytes());
+    bool::from(a.as_slice().ct_eq(b.as_slice()))
+}
+
+/// Who is asking. No `Debug`: it holds the session id and CSRF token.
+#[derive(Clone)]
 pub enum Viewer {
     /// A browser session, with its CSRF token.
     Session {
@@ -227,7 +236,7 @@ pub fn viewer(request: &HttpRequest, state: &AppState) -> Result<Viewer, Console
             .as_bytes()
             .strip_prefix(b"Bearer ")
             .ok_or(ConsoleError::Unauthorized)?;
-        return if bool::from(presented.ct_eq(token.expose_secret().as_bytes())) {
+        return if token_matches(presented, token) {
             Ok(Viewer::Bearer)
         } else {
             Err(ConsoleError::Unauthorized)
@@ -298,11 +307,7 @@ pub async fn login(
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
     }
-    if !bool::from(
-        form.token
-            .as_bytes()
-            .ct_eq(token.expose_secret().as_bytes()),
-    ) {
+    if !token_matches(form.token.as_bytes(), token) {
         throttle.failed(peer);
         tracing::info!(%peer, "console login refused");
         return Ok(login_page(

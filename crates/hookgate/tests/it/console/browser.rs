@@ -99,6 +99,7 @@ async fn an_operator_finds_replays_and_diagnoses_in_a_real_browser() {
     }
     browser.type_into("#f-event_id", "evt_browser").await;
     browser.click("#filter").await;
+    browser.wait_for_url_with("event_id=evt_browser").await;
     browser.click("link:evt_browser").await;
     browser
         .wait_for_path(&format!("/console/events/{pk}"))

@@ -228,13 +228,24 @@ impl Browser {
 
     /// Wait (bounded) until the URL's path ends with `suffix`.
     pub async fn wait_for_path(&self, suffix: &str) {
+        self.wait_for_url(|url| url.split('?').next().is_some_and(|p| p.ends_with(suffix)))
+            .await;
+    }
+
+    /// Wait (bounded) until the URL contains `part` (a navigation has committed, so
+    /// elements are looked up in the new page, not the one being left).
+    pub async fn wait_for_url_with(&self, part: &str) {
+        self.wait_for_url(|url| url.contains(part)).await;
+    }
+
+    async fn wait_for_url(&self, done: impl Fn(&str) -> bool) {
         let started = Instant::now();
         loop {
             let url = self.url().await;
-            if url.split('?').next().is_some_and(|p| p.ends_with(suffix)) {
+            if done(&url) {
                 return;
             }
-            assert!(started.elapsed() < DEADLINE, "still at {url}, not {suffix}");
+            assert!(started.elapsed() < DEADLINE, "still at {url}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
