@@ -15,12 +15,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    console::ConsoleState,
     db,
     handoff::Committed,
     http,
     limits::Limits,
     live::{LiveConfig, Snapshot},
     metrics::Metrics,
+    rejections::RejectionLog,
     relay::{BrokerState, Relay},
     retention,
     state::AppState,
@@ -141,9 +143,11 @@ impl Application {
             broker: broker.clone(),
             metrics: metrics.clone(),
             admin_token: options.admin_token.clone().map(Arc::new),
+            rejections: RejectionLog::new(&config),
+            console: Arc::new(ConsoleState::new(config.amqp.routing_key.clone())),
         };
         if state.admin_token.is_some() {
-            tracing::info!("admin API enabled");
+            tracing::info!("admin API and console (/console) enabled");
         }
         let mut server = HttpServer::new(move || {
             App::new()

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use sqlx::PgPool;
 
-use crate::{live::LiveConfig, metrics::Metrics, relay::BrokerState, writer::BatchWriter};
+use crate::{
+    console::ConsoleState, live::LiveConfig, metrics::Metrics, rejections::RejectionLog,
+    relay::BrokerState, writer::BatchWriter,
+};
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
@@ -22,4 +25,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Admin bearer token; `None` keeps `/admin/*` off.
     pub admin_token: Option<Arc<SecretString>>,
+    /// Recent rejected webhook requests of this process (for the console).
+    pub rejections: RejectionLog,
+    /// Console sessions, login throttle and display settings; served only with a token.
+    pub console: Arc<ConsoleState>,
 }
