@@ -1,9 +1,11 @@
 //! The `hookgate` binary: `hookgate [--config PATH] <command>` (the README's "Command
 //! line"). Each subcommand is one file under [`commands`], a thin edge that loads the
 //! config and calls into the server library (`hookgate`) or the load generator
-//! (`hookgate-bench`).
+//! (`hookgate-bench`). [`guide`] renders the README's provider guide from the presets.
 
+mod capture;
 mod commands;
+mod guide;
 
 use std::{path::PathBuf, process::ExitCode};
 
@@ -11,7 +13,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookgate_core::{ProviderRegistry, config};
 
-use commands::{bench, check_config, healthcheck, migrate, replay, serve, sign};
+use commands::{
+    bench, check_config, explain, healthcheck, migrate, presets, replay, send, serve, sign,
+};
 
 /// hookgate: verify, deduplicate and publish inbound webhooks.
 #[derive(Debug, Parser)]
@@ -37,13 +41,17 @@ enum Command {
     /// Print the headers and a curl line of a correctly signed request.
     Sign(sign::SignArgs),
     /// Send one signed test event to a running gateway and print the answer.
-    Send(sign::SendArgs),
+    Send(send::SendArgs),
     /// Republish stored events (within retention) through the outbox.
     Replay(replay::ReplayArgs),
     /// Signed load against a running gateway, with delivery check and raw ceilings.
     Bench(hookgate_bench::BenchCommand),
     /// GET a URL and exit 0 on a 2xx answer (container health checks).
     Healthcheck(healthcheck::HealthcheckArgs),
+    /// List every preset: name, aliases, scheme, signature header, handshake.
+    Presets(presets::PresetsArgs),
+    /// Say which check a captured request passes or fails, and why (no secrets printed).
+    Explain(explain::ExplainArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,20 +72,37 @@ fn load(path: &std::path::Path) -> anyhow::Result<(config::Config, ProviderRegis
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // The health probe needs no config (and so no secrets).
-    if let Command::Healthcheck(args) = &cli.command {
-        return healthcheck::run(args);
-    }
-    let (config, registry) = load(&cli.config)?;
+    let path = cli.config;
     match cli.command {
-        Command::Serve(args) => serve::run(config, registry, &args, cli.config),
-        Command::Migrate => migrate::run(&config),
-        Command::CheckConfig => check_config::run(&config, &registry),
-        Command::Sign(args) => sign::sign(&config, &registry, &args),
-        Command::Send(args) => sign::send(&config, &registry, &args),
-        Command::Replay(args) => replay::run(&config, &args),
-        Command::Bench(args) => bench::run(&config, &registry, &args),
-        Command::Healthcheck(_) => unreachable!("answered above"),
+        // The health probe and the preset listing need no valid config (so no secrets).
+        Command::Healthcheck(args) => healthcheck::run(&args),
+        Command::Presets(args) => presets::run(&path, &args),
+        Command::Serve(args) => {
+            let (config, registry) = load(&path)?;
+            serve::run(config, registry, &args, path)
+        }
+        Command::Migrate => migrate::run(&load(&path)?.0),
+        Command::CheckConfig => {
+            let (config, registry) = load(&path)?;
+            check_config::run(&config, &registry)
+        }
+        Command::Sign(args) => {
+            let (config, registry) = load(&path)?;
+            sign::run(&config, &registry, &args)
+        }
+        Command::Send(args) => {
+            let (config, registry) = load(&path)?;
+            send::run(&config, &registry, &args)
+        }
+        Command::Replay(args) => replay::run(&load(&path)?.0, &args),
+        Command::Explain(args) => {
+            let (_, registry) = load(&path)?;
+            explain::run(&path, &registry, &args)
+        }
+        Command::Bench(args) => {
+            let (config, registry) = load(&path)?;
+            bench::run(&config, &registry, &args)
+        }
     }
 }
 

@@ -190,8 +190,8 @@ impl HandshakeReply {
 /// A trigger: a source whose value must equal `equals`.
 #[derive(Debug, Clone)]
 pub(crate) struct Trigger {
-    source: Source,
-    equals: String,
+    pub(crate) source: Source,
+    pub(crate) equals: String,
     /// The source is one of the provider's event-type sources: an event whose type differs
     /// cannot be the handshake, so ordinary events cost no extra pass over the body.
     is_type_source: bool,

@@ -20,6 +20,8 @@
 //! - [`template`]: the signed-payload and routing-key templates.
 //! - [`verify`]: the `Unverified -> Verified` typestate and the rejection kinds.
 //! - [`extract`]: event-ID and event-type sources (`header:` / `json:`).
+//! - [`explain`]: the checks of one request in order, with their results and the verdict
+//!   (`hookgate explain`), run through the verifier's own code.
 //! - [`sign`]: producing correctly signed requests (CLI `sign`, tests, benchmarks).
 //! - [`ratelimit`]: the token bucket behind per-provider rate limits.
 //!
@@ -32,6 +34,7 @@
 
 pub mod catalog;
 pub mod config;
+pub mod explain;
 pub mod extract;
 pub mod handshake;
 mod json_seek;

@@ -44,6 +44,8 @@ pub struct Settings {
     pub tables_extra: String,
     /// Config file for hot reloads.
     pub config_path: Option<std::path::PathBuf>,
+    /// actix worker threads (1 keeps most tests light).
+    pub workers: usize,
     /// Variables the config's `*_env` fields may name, seen only by this gateway (the
     /// process environment is the fallback).
     pub env: std::collections::BTreeMap<String, String>,
@@ -71,6 +73,7 @@ impl Settings {
             server_extra: String::new(),
             tables_extra: String::new(),
             config_path: None,
+            workers: 1,
             env: Default::default(),
         }
     }
@@ -81,7 +84,7 @@ impl Settings {
             r#"
 [server]
 listen = "127.0.0.1:0"
-workers = 1
+workers = {workers}
 shutdown_timeout = "10s"
 {server_extra}
 
@@ -125,6 +128,7 @@ secrets = ["gh-secret"]
             cap = self.queue_capacity,
             conc = self.writer_concurrency,
             server_extra = self.server_extra,
+            workers = self.workers,
             tables_extra = self.tables_extra,
         )
     }

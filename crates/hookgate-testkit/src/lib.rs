@@ -30,8 +30,9 @@ pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 /// Its address, for TCP proxies.
 pub const AMQP_ADDR: &str = "127.0.0.1:5672";
 
-/// Run `cleanup` to completion on a fresh runtime in its own thread: usable from `Drop`,
-/// inside or outside a runtime, also while a test panics.
+/// Run `cleanup` on a fresh runtime in its own thread: usable from `Drop`, inside or
+/// outside a runtime, also while a test panics. Bounded, so a cleanup can never hang a
+/// test run.
 pub(crate) fn block_on_side<F>(cleanup: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
@@ -41,7 +42,9 @@ where
             .enable_all()
             .build()
         {
-            rt.block_on(cleanup);
+            let _ = rt.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(15), cleanup).await
+            });
         }
     });
     let _ = worker.join();

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    console::ConsoleState,
     db,
     handoff::Committed,
     http,
@@ -22,6 +23,7 @@ use crate::{
     limits::Limits,
     live::{LiveConfig, Snapshot},
     metrics::Metrics,
+    rejections::RejectionLog,
     relay::{BrokerState, Relay},
     retention,
     state::AppState,
@@ -30,7 +32,7 @@ use crate::{
 
 /// After answering on a connection it closes (a 408, a refused body), how long to wait for
 /// the client to close its side: a hostile client must not keep the socket much longer.
-const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(250);
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Longest wait for each background stage at shutdown.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -143,9 +145,11 @@ impl Application {
             metrics: metrics.clone(),
             admin_token: options.admin_token.clone().map(Arc::new),
             keys: KeyFetcher::new(metrics.keys.clone()),
+            rejections: RejectionLog::new(&config),
+            console: Arc::new(ConsoleState::new(config.amqp.routing_key.clone())),
         };
         if state.admin_token.is_some() {
-            tracing::info!("admin API enabled");
+            tracing::info!("admin API and console (/console) enabled");
         }
         let mut server = HttpServer::new(move || {
             App::new()

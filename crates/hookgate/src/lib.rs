@@ -26,12 +26,15 @@
 //!   (client, cache, metrics).
 //! - [`db`]: the pool, database creation and the embedded migrations.
 //! - [`metrics`]: the Prometheus registry; [`telemetry`]: the `tracing` subscriber.
+//! - [`console`]: the operator console (`/console`), reading [`traffic`] (answers per
+//!   provider over the last day) and [`rejections`] (recent refused requests, in memory).
 //!
 //! Dependencies point one way: `hookgate-core` knows nothing of this crate, and the
 //! binary (`hookgate-cli`) and the load generator (`hookgate-bench`) only call into it.
 
 pub mod app;
 pub mod broker;
+pub mod console;
 pub mod db;
 pub mod filter;
 pub mod handoff;
@@ -41,11 +44,13 @@ pub mod keys;
 pub mod limits;
 pub mod live;
 pub mod metrics;
+pub mod rejections;
 pub mod relay;
 pub mod retention;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod traffic;
 pub mod writer;
 
 /// Current unix time in seconds (the clock handed to the verifier).

@@ -1,4 +1,5 @@
-//! The Prometheus registry and every series hookgate exports on `/metrics`.
+//! The Prometheus registry and every series hookgate exports on `/metrics`, and the
+//! windowed [`Traffic`] counters the console's overview reads (fed by the same call).
 
 use std::sync::Arc;
 
@@ -12,6 +13,8 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+
+use crate::traffic::Traffic;
 
 /// Labels of `hookgate_requests_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,6 +51,8 @@ pub struct Metrics {
     pub relay_lag: Histogram,
     /// Fetched key material (SNS, Pub/Sub, PayPal): fetches, cache hits, failures.
     pub keys: crate::keys::KeyMetrics,
+    /// Answers per provider and outcome over the last day, for the console.
+    pub traffic: Traffic,
 }
 
 impl Default for Metrics {
@@ -135,6 +140,7 @@ impl Metrics {
             reconnects,
             relay_lag,
             keys,
+            traffic: Traffic::default(),
         }
     }
 
@@ -146,6 +152,12 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+        self.traffic.count(provider, outcome, || self.ack_totals());
+    }
+
+    /// The ack histogram's cumulative (sum of seconds, count).
+    pub fn ack_totals(&self) -> (f64, u64) {
+        (self.ack_latency.sum(), self.ack_latency.count())
     }
 
     /// The text exposition format.

@@ -6,7 +6,8 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use crate::{
-    keys::KeyFetcher, live::LiveConfig, metrics::Metrics, relay::BrokerState, writer::BatchWriter,
+    console::ConsoleState, keys::KeyFetcher, live::LiveConfig, metrics::Metrics,
+    rejections::RejectionLog, relay::BrokerState, writer::BatchWriter,
 };
 
 /// Shared by every handler; cheap to clone.
@@ -26,4 +27,8 @@ pub struct AppState {
     pub admin_token: Option<Arc<SecretString>>,
     /// Key material for the providers that verify with fetched keys.
     pub keys: KeyFetcher,
+    /// Recent rejected webhook requests of this process (for the console).
+    pub rejections: RejectionLog,
+    /// Console sessions, login throttle and display settings; served only with a token.
+    pub console: Arc<ConsoleState>,
 }

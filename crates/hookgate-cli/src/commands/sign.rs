@@ -1,11 +1,25 @@
-//! `hookgate sign` and `hookgate send`: a correctly signed test request for a configured
-//! provider, printed (headers and a curl line) or sent to a running gateway.
+//! `hookgate sign`: a correctly signed test request for a configured provider, printed as
+//! headers and a curl line (or JSON with `--json`). Every preset can be signed: symmetric
+//! schemes with the provider's first secret, asymmetric ones (`discord`, `sendgrid`,
+//! Standard Webhooks `v1a`) with `--private-key FILE` (PEM). Schemes whose proof lives in
+//! the body (`mailgun`, `microsoft-graph`, a body timestamp) get a rewritten body, and
+//! Twilio's JSON bodies a `?bodySHA256=` query: both are printed and sent as returned.
+//!
+//! [`test_request`] is shared with `hookgate send`.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
 
 use anyhow::Context;
 use clap::Args;
-use hookgate_core::{Provider, ProviderRegistry, config::Config, sign::unique_event_id};
+use hookgate_core::{
+    Provider, ProviderRegistry,
+    config::Config,
+    sign::{SigningKey, unique_event_id},
+};
+use serde_json::json;
 
 /// `sign` arguments.
 #[derive(Debug, Args)]
@@ -13,7 +27,7 @@ pub struct SignArgs {
     /// Provider name (a `[providers.<name>]` table).
     #[arg(long)]
     pub provider: String,
-    /// Body file; default: a generated JSON event of `--type`.
+    /// Body file; default: a generated event of `--type`.
     #[arg(long)]
     pub body: Option<PathBuf>,
     /// Event type for the generated body and type headers.
@@ -25,57 +39,115 @@ pub struct SignArgs {
     /// Gateway URL for the curl line; default: from `server.listen`.
     #[arg(long)]
     pub url: Option<String>,
-}
-
-/// `send` arguments.
-#[derive(Debug, Args)]
-pub struct SendArgs {
-    /// Provider name.
+    /// Private key (PEM: PKCS#8 Ed25519 or P-256, or SEC1 P-256) for asymmetric schemes
+    /// (discord, sendgrid, standard-webhooks `v1a`).
+    #[arg(long, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// Print `{"url", "headers", "body"}` as JSON instead of headers and a curl line.
     #[arg(long)]
-    pub provider: String,
-    /// Event type.
-    #[arg(long = "type")]
-    pub event_type: String,
-    /// Gateway URL; default: from `server.listen`.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Body file; default: a generated JSON event of `--type`.
-    #[arg(long)]
-    pub body: Option<PathBuf>,
+    pub json: bool,
 }
 
 /// A signed request ready to send.
 pub struct TestRequest {
-    /// Target URL.
+    /// Target URL, the signed query string included.
     pub url: String,
     /// Headers, signature included.
     pub headers: Vec<(String, String)>,
-    /// Body bytes.
+    /// Body bytes (as the scheme returned them: rewritten where the proof lives in it).
     pub body: Vec<u8>,
 }
 
-/// Build a signed request for `provider` (shared by `sign`, `send` and the tests).
+/// What to sign.
+pub struct Spec<'a> {
+    /// Provider name.
+    pub provider: &'a str,
+    /// Event type.
+    pub event_type: &'a str,
+    /// Body file, else a generated body.
+    pub body: Option<&'a Path>,
+    /// Event ID, else a fresh one.
+    pub id: Option<String>,
+    /// Target URL, else from `server.listen`.
+    pub url: Option<String>,
+    /// Private key file for asymmetric schemes.
+    pub private_key: Option<&'a Path>,
+}
+
+/// Build a signed request for `spec.provider` (shared by `sign` and `send`).
 pub fn test_request(
     config: &Config,
     registry: &ProviderRegistry,
-    provider: &str,
-    event_type: &str,
-    body: Option<&PathBuf>,
-    id: Option<String>,
-    url: Option<String>,
+    spec: &Spec<'_>,
 ) -> anyhow::Result<TestRequest> {
     let p: &Provider = registry
-        .get(provider)
-        .with_context(|| format!("no provider named {provider:?} in the config"))?;
-    let event_id = id.unwrap_or_else(unique_event_id);
-    let body = match body {
+        .get(spec.provider)
+        .with_context(|| format!("no provider named {:?} in the config", spec.provider))?;
+    let event_id = spec.id.clone().unwrap_or_else(unique_event_id);
+    let body = match spec.body {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => p.sample_body(&event_id, event_type, 0),
+        None => p.sample_body(&event_id, spec.event_type, 0),
     };
-    let mut headers = p.sign(&body, &event_id, event_type, hookgate::unix_now());
-    headers.push(("content-type".into(), "application/json".into()));
-    let url = url.unwrap_or_else(|| default_url(&config.server.listen, provider));
-    Ok(TestRequest { url, headers, body })
+    let key = spec
+        .private_key
+        .map(|path| -> anyhow::Result<SigningKey> {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            SigningKey::from_pem(&pem).with_context(|| format!("{}", path.display()))
+        })
+        .transpose()?;
+    let signed = p
+        .sign_request(
+            &body,
+            &event_id,
+            spec.event_type,
+            hookgate::unix_now(),
+            key.as_ref(),
+        )
+        .with_context(|| match spec.private_key {
+            None => format!(
+                "signing for {:?} (asymmetric schemes need --private-key FILE)",
+                spec.provider
+            ),
+            Some(_) => format!("signing for {:?}", spec.provider),
+        })?;
+    let mut headers = signed.headers;
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), content_type(&signed.body).into()));
+    }
+    let mut url = spec
+        .url
+        .clone()
+        .unwrap_or_else(|| default_url(&config.server.listen, spec.provider));
+    if !signed.query.is_empty() {
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&signed.query);
+    }
+    Ok(TestRequest {
+        url,
+        headers,
+        body: signed.body,
+    })
+}
+
+/// JSON when it looks like JSON, a form when it looks like one (Twilio, Slack commands).
+fn content_type(body: &[u8]) -> &'static str {
+    let trimmed = body.trim_ascii_start();
+    if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
+        "application/json"
+    } else if !body.is_empty()
+        && body.contains(&b'=')
+        && body
+            .iter()
+            .all(|b| b.is_ascii_graphic() && *b != b'"' && *b != b'{')
+    {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/octet-stream"
+    }
 }
 
 fn default_url(listen: &str, provider: &str) -> String {
@@ -83,8 +155,8 @@ fn default_url(listen: &str, provider: &str) -> String {
     format!("http://127.0.0.1:{port}/webhooks/{provider}")
 }
 
-/// Print the headers and a curl line.
-pub fn sign(
+/// Print the headers and a curl line (or JSON).
+pub fn run(
     config: &Config,
     registry: &ProviderRegistry,
     args: &SignArgs,
@@ -92,12 +164,26 @@ pub fn sign(
     let req = test_request(
         config,
         registry,
-        &args.provider,
-        &args.event_type,
-        args.body.as_ref(),
-        args.id.clone(),
-        args.url.clone(),
+        &Spec {
+            provider: &args.provider,
+            event_type: &args.event_type,
+            body: args.body.as_deref(),
+            id: args.id.clone(),
+            url: args.url.clone(),
+            private_key: args.private_key.as_deref(),
+        },
     )?;
+    if args.json {
+        let body = String::from_utf8(req.body.clone());
+        let out = json!({
+            "url": req.url,
+            "headers": req.headers,
+            "body": body.as_ref().ok(),
+            "body_base64": body.is_err().then(|| base64_of(&req.body)),
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     for (name, value) in &req.headers {
         println!("{name}: {value}");
     }
@@ -106,12 +192,17 @@ pub fn sign(
     for (name, value) in &req.headers {
         curl.push_str(&format!(" -H {}", shell_quote(&format!("{name}: {value}"))));
     }
+    let unchanged = args
+        .body
+        .as_deref()
+        .and_then(|path| std::fs::read(path).ok())
+        .is_some_and(|original| original == req.body);
     match &args.body {
-        Some(path) => curl.push_str(&format!(
+        Some(path) if unchanged => curl.push_str(&format!(
             " --data-binary @{}",
             shell_quote(&path.display().to_string())
         )),
-        None => curl.push_str(&format!(
+        _ => curl.push_str(&format!(
             " --data-binary {}",
             shell_quote(&String::from_utf8_lossy(&req.body))
         )),
@@ -120,48 +211,9 @@ pub fn sign(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Send one signed event and print the answer; exit non-zero unless it was accepted.
-pub fn send(
-    config: &Config,
-    registry: &ProviderRegistry,
-    args: &SendArgs,
-) -> anyhow::Result<ExitCode> {
-    actix_web::rt::System::new().block_on(send_one(config, registry, args))
-}
-
-async fn send_one(
-    config: &Config,
-    registry: &ProviderRegistry,
-    args: &SendArgs,
-) -> anyhow::Result<ExitCode> {
-    let req = test_request(
-        config,
-        registry,
-        &args.provider,
-        &args.event_type,
-        args.body.as_ref(),
-        None,
-        args.url.clone(),
-    )?;
-    let mut builder = awc::Client::default().post(&req.url);
-    for (name, value) in &req.headers {
-        builder = builder.insert_header((name.as_str(), value.as_str()));
-    }
-    let mut response = builder
-        .send_body(req.body)
-        .await
-        .map_err(|e| anyhow::anyhow!("POST {}: {e}", req.url))?;
-    let body = response.body().await.unwrap_or_default();
-    println!(
-        "{} {}",
-        response.status().as_u16(),
-        String::from_utf8_lossy(&body)
-    );
-    Ok(if response.status().is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn shell_quote(s: &str) -> String {

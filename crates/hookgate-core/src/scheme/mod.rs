@@ -238,7 +238,10 @@ impl Envelope {
     }
 
     /// The header's items: split on the separator (trimmed), or the whole header.
-    fn items<'h>(&self, header: &'h [u8]) -> impl Iterator<Item = &'h [u8]> + use<'h, '_> {
+    pub(crate) fn items<'h>(
+        &self,
+        header: &'h [u8],
+    ) -> impl Iterator<Item = &'h [u8]> + use<'h, '_> {
         let sep = self.separator.as_deref().map(str::as_bytes).unwrap_or(b"");
         let mut rest = Some(header);
         std::iter::from_fn(move || {

@@ -85,7 +85,7 @@ pub(crate) fn sorted_params(body: &[u8]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
 }
 
 /// The `bodySHA256` query parameter of `url`, if any.
-fn body_hash(url: &str) -> Option<Cow<'_, str>> {
+pub(crate) fn body_hash(url: &str) -> Option<Cow<'_, str>> {
     let query = url.split_once('?')?.1;
     let query = query.split('#').next().unwrap_or(query);
     form_urlencoded::parse(query.as_bytes())

@@ -632,3 +632,29 @@ fn config_errors_name_the_key() {
     let sns = provider("preset = \"aws-sns\"");
     assert!(sns.sign_request(b"{}", "", "", 0, None).is_err());
 }
+
+#[test]
+fn explain_names_the_key_and_the_host_rule_without_fetching() {
+    use hookgate_core::explain::{Outcome, Verdict};
+    let sns = provider("preset = \"aws-sns\"");
+    let none: Vec<(String, String)> = Vec::new();
+    let body = read("sns-v2-subject.json");
+    let ex = sns.explain(&Unverified::new(&none, body.as_bytes()), 0);
+    let key = ex.steps.iter().find(|s| s.name == "key").expect("key step");
+    assert_eq!(key.outcome, Outcome::Info, "{ex:#?}");
+    assert!(
+        key.detail.contains("https://sns.us-east-2.amazonaws.com/"),
+        "{ex:#?}"
+    );
+    assert_eq!(ex.verdict, Verdict::Rejected(Rejection::InvalidSignature));
+
+    let outside = body.replace(
+        "sns.us-east-2.amazonaws.com",
+        "sns.s3-us-east-2.amazonaws.com",
+    );
+    let ex = sns.explain(&Unverified::new(&none, outside.as_bytes()), 0);
+    let key = ex.steps.iter().find(|s| s.name == "key").expect("key step");
+    assert_eq!(key.outcome, Outcome::Fail, "{ex:#?}");
+    assert_eq!(ex.verdict, Verdict::Rejected(Rejection::InvalidSignature));
+    assert!(ex.steps.iter().all(|s| s.name != "verifier"), "{ex:#?}");
+}

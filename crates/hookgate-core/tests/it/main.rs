@@ -7,6 +7,7 @@
 mod catalog;
 mod config;
 mod errors;
+mod explain;
 mod fetched;
 mod handshakes;
 mod independent;

@@ -1,12 +1,13 @@
-//! The HTTP surface: the route table. The webhook handler is [`crate::ingress`]; health,
-//! metrics and the admin API are the submodules here.
+//! The HTTP surface: the route table. The webhook handler is [`crate::ingress`], the
+//! operator console [`crate::console`]; health, metrics and the admin API are the
+//! submodules here.
 
 mod admin;
 mod health;
 
 use actix_web::{HttpResponse, web};
 
-use crate::ingress;
+use crate::{console, ingress};
 
 /// Register every route on an actix `App`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -27,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/replay", web::post().to(admin::replay))
             .route("/reload", web::post().to(admin::reload)),
     )
+    .configure(console::routes)
     .default_service(web::to(not_found));
 }
 

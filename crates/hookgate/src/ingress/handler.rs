@@ -55,6 +55,7 @@ pub async fn ingest(
         }
         Err(e) => {
             state.metrics.request(label, e.code());
+            state.rejections.record(&request, &provider, label, e);
             tracing::info!(code = e.code(), "webhook rejected");
         }
     }

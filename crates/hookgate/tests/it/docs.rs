@@ -1,6 +1,8 @@
 //! The shipped files agree with the config types: every config field is documented in the
 //! README (and, for the service sections, in config/hookgate.toml), and docker-compose,
 //! the Dockerfile, the Kubernetes manifests and .env.example match the shipped config.
+//! The README's provider guide is what the preset files generate (`scripts/gen-provider-guide`),
+//! rendered by the CLI's own `guide` module, compiled in here.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,11 @@ use figment::{
     Figment,
     providers::{Format, Toml},
 };
-use hookgate_core::config::Config;
+use hookgate_core::{PresetCatalog, config::Config};
+
+/// The renderer behind `hookgate presets --markdown`, the same file the CLI compiles.
+#[path = "../../../hookgate-cli/src/guide.rs"]
+mod guide;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -22,13 +28,17 @@ fn read(path: &str) -> String {
 /// error lists every expected field.
 fn fields(section: &str, extra: &str) -> Vec<String> {
     let mut toml = String::new();
+    if section == "top" {
+        // Top-level keys come before the first table.
+        toml.push_str(extra);
+    }
     for required in ["database", "amqp"] {
         toml.push_str(&format!("[{required}]\nurl = \"x\"\n"));
         if required == section {
             toml.push_str("zzz_unknown = 1\n");
         }
     }
-    if section != "database" && section != "amqp" {
+    if !matches!(section, "database" | "amqp" | "top") {
         toml.push_str(extra);
     }
     let err = Figment::from(Toml::string(&toml))
@@ -100,9 +110,84 @@ fn every_config_field_is_documented() {
         );
         checked += 1;
     }
+    for field in fields("top", "zzz_unknown = 1\n") {
+        if matches!(
+            field.as_str(),
+            "server"
+                | "database"
+                | "amqp"
+                | "writer"
+                | "relay"
+                | "retention"
+                | "admin"
+                | "providers"
+        ) {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!("`{field}`")),
+            "README does not document the top-level {field}"
+        );
+        checked += 1;
+    }
     assert!(
         checked > 40,
         "only {checked} fields found: the field listing broke"
+    );
+}
+
+#[test]
+fn the_readme_provider_guide_is_generated_from_the_presets() {
+    let readme = read("README.md");
+    let catalog = PresetCatalog::builtin().expect("built-in presets");
+    let start = readme
+        .find(guide::BEGIN)
+        .expect("README has the presets:begin marker");
+    let end = readme[start..]
+        .find(guide::END)
+        .map(|at| start + at + guide::END.len())
+        .expect("README has the presets:end marker");
+    let expected = format!(
+        "{}\n{}{}",
+        guide::BEGIN,
+        guide::markdown(catalog),
+        guide::END
+    );
+    assert!(
+        readme[start..end] == expected,
+        "README.md's provider guide differs from the preset files: run scripts/gen-provider-guide"
+    );
+    for preset in catalog.iter() {
+        assert!(
+            readme.contains(&format!("preset = \"{}\"", preset.name())),
+            "README lacks a snippet for {}",
+            preset.name()
+        );
+    }
+    // The guide sits in the README's provider setup section.
+    let setup = readme
+        .find("### Provider setup")
+        .expect("Provider setup section");
+    assert!(setup < start, "the guide belongs under ### Provider setup");
+}
+
+#[test]
+fn the_readme_documents_the_command_line() {
+    let readme = read("README.md");
+    for command in [
+        "presets",
+        "explain --provider",
+        "sign --provider",
+        "--private-key",
+    ] {
+        assert!(
+            readme.contains(command),
+            "README does not mention `{command}`"
+        );
+    }
+    assert!(
+        readme.contains("## Troubleshooting"),
+        "README lacks Troubleshooting"
     );
 }
 

@@ -2,6 +2,7 @@
 //! test gets its own database, exchange and queue, so they run in parallel.
 
 mod admin;
+mod console;
 mod delivery;
 mod docs;
 mod faults;

@@ -27,6 +27,8 @@ const PACE: Duration = Duration::from_millis(4);
 
 fn settings() -> Settings {
     let mut s = Settings::new();
+    // As deployed on a 2-core machine (`workers = 0`): one worker per core.
+    s.workers = 2;
     s.server_extra = format!(
         "body_timeout = \"{}ms\"\nclient_request_timeout = \"{}ms\"",
         BODY_TIMEOUT.as_millis(),
@@ -213,14 +215,15 @@ async fn deliveries_flow_under(kind: Flood) {
         Flood::SlowBody => BODY_TIMEOUT,
         Flood::SlowHead | Flood::Silent => HEAD_TIMEOUT,
     } + Duration::from_secs(1);
-    let mut slowest = Duration::ZERO;
+    let mut held = Vec::with_capacity(FLOOD);
     for task in flood {
-        let held = task.await.expect("flood task");
-        slowest = slowest.max(held);
+        held.push(task.await.expect("flood task"));
     }
+    held.sort();
+    let (median, slowest) = (held[held.len() / 2], held[held.len() - 1]);
     eprintln!(
         "{kind:?} flood of {FLOOD}: ack p99 {:?} quiet, {:?} during the flood; \
-         slowest hostile connection closed after {slowest:?}",
+         hostile connections closed after {median:?} (median), {slowest:?} (slowest)",
         p99(quiet),
         p99(loud)
     );
