@@ -129,7 +129,7 @@ fn certificate(bytes: &[u8]) -> Result<KeySet, KeyError> {
     let start = find(bytes, BEGIN).ok_or(KeyError::Certificate)?;
     let end = find(&bytes[start..], END).ok_or(KeyError::Certificate)? + start + END.len();
     let cert = Certificate::from_pem(&bytes[start..end]).map_err(|_| KeyError::Certificate)?;
-    let spki = &cert.tbs_certificate.subject_public_key_info;
+    let spki = cert.tbs_certificate().subject_public_key_info();
     if spki.algorithm.oid.to_string() != RSA_ENCRYPTION {
         return Err(KeyError::NotRsa);
     }
