@@ -30,9 +30,13 @@ use crate::{
     writer::BatchWriter,
 };
 
-/// After answering on a connection it closes (a 408, a refused body), how long to wait for
-/// the client to close its side: a hostile client must not keep the socket much longer.
-const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+/// After answering on a connection it closes (a 408, a refused body), how long actix
+/// lingers, discarding what the client still sends, before it closes the socket: a
+/// hostile client must not keep it much longer. Not shorter: actix computes the deadline
+/// from its cached clock, refreshed every 500 ms, and a deadline that is already past when
+/// the timer is set only fires at the client's next byte (measured: a 100 ms setting
+/// closed trickling connections up to a full trickle interval late).
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(750);
 
 /// Longest wait for each background stage at shutdown.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
