@@ -15,9 +15,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    db,
-    handoff::Committed,
-    http,
+    db, handoff, http,
     limits::Limits,
     live::{LiveConfig, Snapshot},
     metrics::Metrics,
@@ -101,20 +99,20 @@ impl Application {
         let metrics = Metrics::new();
         let broker = BrokerState::default();
 
-        let committed = Committed::new();
+        let (handoff, committed) = handoff::channel();
         let writer_stop = CancellationToken::new();
         let (writer, writer_task) = BatchWriter::spawn(
             pool.clone(),
             &config.writer,
             metrics.clone(),
-            committed.clone(),
+            handoff.clone(),
             writer_stop.clone(),
         );
         let relay = Relay::new(
             pool.clone(),
             config.clone(),
             metrics.clone(),
-            committed,
+            (handoff, committed),
             broker.clone(),
         );
         let relay_stop = CancellationToken::new();

@@ -10,4 +10,5 @@ mod http_api;
 mod limits;
 mod log_audit;
 mod proxy;
+mod relay;
 mod reload;
