@@ -18,14 +18,18 @@
 //!   `INSERT ... ON CONFLICT DO NOTHING` with synchronous commit.
 //! - [`audit`]: `hookgate bench audit`, draining a queue into a file of message IDs (the
 //!   loss check of `scripts/chaos`).
+//! - [`drain`]: `hookgate bench drain`, timing how fast an outbox backlog empties.
+//! - [`summary`]: `hookgate bench summary`, the ratio table of `scripts/bench`.
 
 pub mod audit;
 pub mod ceilings;
 pub mod client;
 pub mod corpus;
+pub mod drain;
 pub mod inbox;
 pub mod load;
 pub mod procstat;
+pub mod summary;
 
 use std::{
     collections::BTreeMap,
@@ -59,6 +63,10 @@ pub struct BenchCommand {
 pub enum BenchTool {
     /// Drain a queue, writing each message's ID (fault-injection audits).
     Audit(audit::AuditArgs),
+    /// Time how fast the outbox backlog empties (prints JSON).
+    Drain(drain::DrainArgs),
+    /// Print the ratio table of a `scripts/bench` run.
+    Summary(summary::SummaryArgs),
 }
 
 /// Run `command`; `Ok(false)` when acknowledged events were not delivered.
@@ -73,6 +81,12 @@ pub async fn main(
             eprintln!("{n} message(s) drained from {}", args.queue);
             Ok(true)
         }
+        Some(BenchTool::Drain(args)) => {
+            let report = drain::run(config, args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(report.left == 0)
+        }
+        Some(BenchTool::Summary(args)) => summary::run(args),
         None => {
             let report = run(config, registry, &command.load).await?;
             let lost = report.delivery.map(|d| d.missing).unwrap_or(0);
