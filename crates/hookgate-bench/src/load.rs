@@ -288,7 +288,11 @@ async fn connection_loop(shared: Arc<Shared>) -> ThreadReport {
                     *report.non_2xx.entry(answer.status).or_default() += 1;
                 }
             }
-            Err(_) => report.transport_errors += 1,
+            Err(_) => {
+                report.transport_errors += 1;
+                // A refused connection fails at once: do not spin while the gateway is down.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
         }
     }
     report

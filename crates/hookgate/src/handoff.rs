@@ -31,6 +31,11 @@ pub const LEASE: Duration = Duration::from_secs(30);
 /// events).
 pub const CAPACITY: usize = 32;
 
+/// Longest a commit waits for a place in the hand-off while the relay is connected but
+/// behind; after it, the commit's rows are left due in the outbox for the sweep (and the
+/// backlog metrics show it).
+pub const BACKPRESSURE_WAIT: Duration = Duration::from_millis(250);
+
 /// One committed, new event, as the relay publishes it.
 #[derive(Debug, Clone)]
 pub struct Committed {
@@ -91,13 +96,26 @@ pub fn channel() -> (Handoff, Receiver) {
 }
 
 impl Handoff {
-    /// A place for the next commit's batch, or `None` when the relay cannot take it now:
-    /// it has no broker connection, or it is behind and the channel is full.
-    pub fn reserve(&self) -> Option<Slot> {
+    /// A place for the next commit's batch, or `None` when the relay cannot take it: it
+    /// has no broker connection (answer at once: a broker outage must not slow the
+    /// acknowledgements), or it stayed behind for `wait`. Waiting is the back-pressure
+    /// that keeps the ingress at the pace the broker confirms, so the outbox does not grow
+    /// while the broker is merely slower than the ingress.
+    pub async fn reserve(&self, wait: Duration) -> Option<Slot> {
         if !self.accepting.load(Ordering::Relaxed) {
             return None;
         }
-        self.tx.clone().try_reserve_owned().ok().map(Slot)
+        match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => Some(Slot(permit)),
+            Err(mpsc::error::TrySendError::Full(tx)) => {
+                tokio::time::timeout(wait, tx.reserve_owned())
+                    .await
+                    .ok()?
+                    .ok()
+                    .map(Slot)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
     }
 
     /// The relay opens the in-memory path while it holds a broker connection.
@@ -125,20 +143,23 @@ impl Handoff {
 mod tests {
     use super::*;
 
-    #[test]
-    fn no_slot_until_the_relay_accepts_then_until_full() {
+    #[tokio::test]
+    async fn no_slot_until_the_relay_accepts_then_until_full() {
         let (handoff, _rx) = channel();
+        let wait = Duration::from_millis(10);
         assert!(
-            handoff.reserve().is_none(),
+            handoff.reserve(wait).await.is_none(),
             "closed before the relay connects"
         );
         handoff.set_accepting(true);
-        let slots: Vec<Slot> = (0..CAPACITY).filter_map(|_| handoff.reserve()).collect();
-        assert_eq!(slots.len(), CAPACITY);
-        assert!(handoff.reserve().is_none(), "full");
+        let mut slots = Vec::new();
+        for _ in 0..CAPACITY {
+            slots.push(handoff.reserve(wait).await.expect("room"));
+        }
+        assert!(handoff.reserve(wait).await.is_none(), "full after the wait");
         drop(slots);
         assert!(
-            handoff.reserve().is_some(),
+            handoff.reserve(wait).await.is_some(),
             "dropped slots free their place"
         );
     }

@@ -172,7 +172,6 @@ async fn commit(
     metrics: Metrics,
     handoff: Handoff,
 ) {
-    let started = Instant::now();
     // Copies of one event in the same batch: only the first goes to the database.
     let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
     let mut unique = Vec::with_capacity(batch.len());
@@ -185,12 +184,13 @@ async fn commit(
     }
     // Reserve the hand-off before committing: with a place, the outbox rows are leased to
     // the in-memory path; without one they are due for the sweep at once.
-    let slot = handoff.reserve();
+    let slot = handoff.reserve(handoff::BACKPRESSURE_WAIT).await;
     let lease = if slot.is_some() {
         handoff::LEASE
     } else {
         std::time::Duration::ZERO
     };
+    let started = Instant::now();
     let result = crate::store::events::insert_batch(&pool, &unique, lease).await;
     metrics.batch_size.observe(batch.len() as f64);
     metrics
