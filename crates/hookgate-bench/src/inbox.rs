@@ -1,5 +1,7 @@
 //! The bench's own queue: bound to the exchange before the load starts, it records when
-//! each event of this run arrives, so the end of the run can say what was delivered.
+//! each event of this run arrives, so the end of the run can say what was delivered while
+//! the load ran and how long the rest took. It runs on the calling (main) thread, never on
+//! the load threads.
 
 use std::{
     cell::RefCell,
@@ -20,8 +22,8 @@ use serde::Serialize;
 
 use super::{Percentiles, load::LoadReport};
 
-/// Arrivals by event ID: first arrival time and how many copies arrived.
-pub type Arrivals = Rc<RefCell<HashMap<String, (Instant, u32)>>>;
+/// Arrivals by event number: first arrival time and how many copies arrived.
+pub type Arrivals = Rc<RefCell<HashMap<u64, (Instant, u32)>>>;
 
 /// A consumer on an exclusive queue bound with `#`.
 pub struct Inbox {
@@ -42,15 +44,23 @@ pub struct DeliveryReport {
     pub missing: usize,
     /// Extra copies delivered (at-least-once; expected 0 in normal operation).
     pub duplicated: u64,
-    /// Delivered events per second, from the first request to the last delivery.
+    /// Distinct events of this run in the queue when the load stopped.
+    pub delivered_during_load: usize,
+    /// End to end: events in the queue when the load stopped, per second of load.
     pub end_to_end_per_sec: f64,
+    /// Rows in the outbox when the load stopped (`None`: database not reachable).
+    pub outbox_depth_at_end: Option<i64>,
+    /// From the end of the load to the last acknowledged event's arrival (`None` when
+    /// something is missing).
+    pub drain_seconds: Option<f64>,
     /// From the 200 answer to arrival in the queue.
     pub ack_to_delivery_ms: Percentiles,
 }
 
 impl Inbox {
-    /// Declare the exchange (as the gateway does), bind a fresh exclusive queue, consume.
-    pub async fn bind(amqp: &AmqpConfig) -> anyhow::Result<Self> {
+    /// Declare the exchange (as the gateway does), bind a fresh exclusive queue, consume
+    /// the events whose ID starts with `prefix` (then a decimal event number).
+    pub async fn bind(amqp: &AmqpConfig, prefix: &str) -> anyhow::Result<Self> {
         let connection = hookgate::broker::connect(&amqp.url).await?;
         let channel = connection.create_channel().await?;
         channel
@@ -64,7 +74,7 @@ impl Inbox {
                 FieldTable::default(),
             )
             .await?;
-        let prefix = format!("bench_{}_", hookgate_core::sign::unique_event_id());
+        let prefix = prefix.to_owned();
         let queue = format!("hookgate.bench.{prefix}");
         channel
             .queue_declare(
@@ -102,17 +112,14 @@ impl Inbox {
         actix_web::rt::spawn(async move {
             while let Some(Ok(delivery)) = consumer.next().await {
                 let now = Instant::now();
-                let Some(id) = delivery
+                let number = delivery
                     .properties
                     .message_id()
                     .as_ref()
-                    .map(|s| s.to_string())
-                else {
-                    continue;
-                };
-                if id.starts_with(&prefix_) {
+                    .and_then(|id| id.as_str().strip_prefix(prefix_.as_str())?.parse().ok());
+                if let Some(number) = number {
                     seen.borrow_mut()
-                        .entry(id)
+                        .entry(number)
                         .and_modify(|e| e.1 += 1)
                         .or_insert((now, 1));
                 }
@@ -125,17 +132,28 @@ impl Inbox {
         })
     }
 
-    /// Wait until every acknowledged event arrived (or `timeout` without progress), then report.
-    pub async fn settle(&self, load: &LoadReport, timeout: Duration) -> DeliveryReport {
-        let acked = load.acked.borrow().clone();
+    /// Distinct events of this run that have arrived so far.
+    pub fn delivered(&self) -> usize {
+        self.arrivals.borrow().len()
+    }
+
+    /// Wait until every acknowledged event arrived (or `timeout` without progress), then
+    /// report. `outbox_depth` is what the database held when the load stopped.
+    pub async fn settle(
+        &self,
+        load: &LoadReport,
+        timeout: Duration,
+        outbox_depth: Option<i64>,
+    ) -> DeliveryReport {
+        let acked = &load.acked;
         let mut last_count = 0;
         let mut last_progress = Instant::now();
         loop {
             let count = self.arrivals.borrow().len();
-            if acked
-                .keys()
-                .all(|id| self.arrivals.borrow().contains_key(id))
-            {
+            if count >= acked.len() && {
+                let arrivals = self.arrivals.borrow();
+                acked.keys().all(|id| arrivals.contains_key(id))
+            } {
                 break;
             }
             if count != last_count {
@@ -148,7 +166,7 @@ impl Inbox {
         }
         let arrivals = self.arrivals.borrow();
         let mut latency = Histogram::<u64>::new(3).expect("histogram");
-        let mut last_arrival = load.started;
+        let mut last_arrival = load.ended;
         let mut missing = 0;
         for (id, acked_at) in acked.iter() {
             match arrivals.get(id) {
@@ -162,16 +180,20 @@ impl Inbox {
         }
         let delivered = arrivals.len();
         let duplicated = arrivals.values().map(|(_, n)| u64::from(n - 1)).sum();
-        let span = last_arrival
-            .duration_since(load.started)
-            .as_secs_f64()
-            .max(1e-9);
+        let during = arrivals
+            .values()
+            .filter(|(at, _)| *at <= load.ended)
+            .count();
         DeliveryReport {
             expected: acked.len(),
             delivered,
             missing,
             duplicated,
-            end_to_end_per_sec: (acked.len() - missing) as f64 / span,
+            delivered_during_load: during,
+            end_to_end_per_sec: during as f64 / load.seconds,
+            outbox_depth_at_end: outbox_depth,
+            drain_seconds: (missing == 0)
+                .then(|| last_arrival.duration_since(load.ended).as_secs_f64()),
             ack_to_delivery_ms: Percentiles::from_us(&latency),
         }
     }

@@ -4,21 +4,42 @@
 //!
 //! # Layout
 //!
+//! - [`corpus`]: every request signed and serialised before the timed phase (also written
+//!   to a file for `wrk`, the independent check).
+//! - [`client`]: a lean HTTP/1.1 keep-alive client over a tokio `TcpStream`.
 //! - [`load`]: closed loop (N connections, as fast as answered) and open loop (fixed rate,
-//!   latency from the scheduled send time so a stall is not hidden).
-//! - [`inbox`]: a queue bound to the exchange before the run; at the end every event
-//!   answered 200 must have arrived (count, missing, duplicates, ack -> delivered latency).
+//!   latency from the scheduled send time so a stall is not hidden), on `--threads` OS
+//!   threads with a runtime each.
+//! - [`inbox`]: a queue bound to the exchange before the run, consumed on the main thread;
+//!   what arrived while the load ran (end to end), then everything answered 200 must
+//!   arrive (count, missing, duplicates, drain time, ack -> delivered latency).
+//! - [`procstat`]: CPU per event of the gateway, Postgres, RabbitMQ and the generator.
 //! - [`ceilings`]: persistent confirmed publishes to a durable queue, and batched
 //!   `INSERT ... ON CONFLICT DO NOTHING` with synchronous commit.
 //! - [`audit`]: `hookgate bench audit`, draining a queue into a file of message IDs (the
 //!   loss check of `scripts/chaos`).
+//! - [`drain`]: `hookgate bench drain`, timing how fast an outbox backlog empties.
+//! - [`summary`]: `hookgate bench summary`, the ratio table of `scripts/bench`.
 
 pub mod audit;
 pub mod ceilings;
+pub mod client;
+pub mod corpus;
+pub mod drain;
 pub mod inbox;
 pub mod load;
+pub mod procstat;
+pub mod summary;
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::{SocketAddr, ToSocketAddrs},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use sqlx::Connection as _;
 
 use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
@@ -42,6 +63,10 @@ pub struct BenchCommand {
 pub enum BenchTool {
     /// Drain a queue, writing each message's ID (fault-injection audits).
     Audit(audit::AuditArgs),
+    /// Time how fast the outbox backlog empties (prints JSON).
+    Drain(drain::DrainArgs),
+    /// Print the ratio table of a `scripts/bench` run.
+    Summary(summary::SummaryArgs),
 }
 
 /// Run `command`; `Ok(false)` when acknowledged events were not delivered.
@@ -56,6 +81,12 @@ pub async fn main(
             eprintln!("{n} message(s) drained from {}", args.queue);
             Ok(true)
         }
+        Some(BenchTool::Drain(args)) => {
+            let report = drain::run(config, args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(report.left == 0)
+        }
+        Some(BenchTool::Summary(args)) => summary::run(args),
         None => {
             let report = run(config, registry, &command.load).await?;
             let lost = report.delivery.map(|d| d.missing).unwrap_or(0);
@@ -79,6 +110,19 @@ pub struct BenchArgs {
     /// Concurrent connections (closed loop) / connection pool size (open loop).
     #[arg(long, default_value_t = 64)]
     pub connections: usize,
+    /// Load threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Requests pre-signed per second of `--duration` in a closed loop (the run stops
+    /// early, with a warning, if they run out).
+    #[arg(long, default_value_t = 25_000)]
+    pub corpus_rate: u64,
+    /// Write the pre-signed corpus to this file (for `scripts/bench.lua` and wrk).
+    #[arg(long)]
+    pub write_corpus: Option<std::path::PathBuf>,
+    /// The gateway's pid, for its CPU per event (default: a running `hookgate serve`).
+    #[arg(long)]
+    pub gateway_pid: Option<u32>,
     /// How long to send.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -140,6 +184,16 @@ impl Percentiles {
     }
 }
 
+/// CPU per acknowledged request, by process, over the load and its drain.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuReport {
+    /// Seconds the window lasted.
+    pub window_seconds: f64,
+    /// Microseconds of CPU per acknowledged request: `gateway`, `postgres`, `rabbitmq`,
+    /// and `load_generator` (the load threads only).
+    pub us_per_request: BTreeMap<String, f64>,
+}
+
 /// Everything one `bench` invocation measured.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
@@ -149,8 +203,32 @@ pub struct Report {
     pub load: Option<load::LoadReport>,
     /// Deliveries seen on the bench's own queue.
     pub delivery: Option<inbox::DeliveryReport>,
+    /// CPU per request of each process.
+    pub cpu: Option<CpuReport>,
     /// Derived ratios.
     pub ratios: BTreeMap<String, f64>,
+    /// Reasons to distrust the figures (e.g. the generator was the bottleneck).
+    pub warnings: Vec<String>,
+}
+
+/// The gateway's address from `--url` or `server.listen`.
+fn gateway_addr(config: &Config, args: &BenchArgs) -> anyhow::Result<(String, SocketAddr)> {
+    let host = match &args.url {
+        Some(url) => url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned(),
+        None => {
+            let port = config.server.listen.rsplit(':').next().unwrap_or("8080");
+            format!("127.0.0.1:{port}")
+        }
+    };
+    let addr = host
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} resolves to no address"))?;
+    Ok((host, addr))
 }
 
 /// Run the benchmark and print the report.
@@ -164,40 +242,23 @@ pub async fn run(
         eprintln!("measuring raw ceilings ({:?} each)...", args.duration);
         report.ceilings = Some(ceilings::measure(config, args).await?);
     }
-    if !args.no_load {
-        let provider = registry
-            .get(&args.provider)
-            .ok_or_else(|| anyhow::anyhow!("no provider named {:?} in the config", args.provider))?
-            .clone();
-        let (inbox, prefix) = if args.no_delivery_check {
-            (
-                None,
-                format!("bench_{}_", hookgate_core::sign::unique_event_id()),
-            )
-        } else {
-            let inbox = inbox::Inbox::bind(&config.amqp).await?;
-            let prefix = inbox.prefix.clone();
-            (Some(inbox), prefix)
-        };
-        let load = load::run(config, provider, args, &prefix).await?;
-        if let Some(path) = &args.acked_out {
-            let ids: Vec<String> = load.acked.borrow().keys().cloned().collect();
-            std::fs::write(path, ids.join("\n") + "\n")?;
-        }
-        if let Some(inbox) = inbox {
-            report.delivery = Some(inbox.settle(&load, args.drain_timeout).await);
-        }
-        report.load = Some(load);
+    if !args.no_load || args.write_corpus.is_some() {
+        measure_gateway(config, registry, args, &mut report).await?;
     }
     if let (Some(c), Some(d)) = (&report.ceilings, &report.delivery) {
         report.ratios.insert(
             "end_to_end_vs_rabbitmq_ceiling".into(),
             d.end_to_end_per_sec / c.rabbitmq_confirmed_per_sec,
         );
+    }
+    if let (Some(c), Some(l)) = (&report.ceilings, &report.load) {
         report.ratios.insert(
-            "end_to_end_vs_postgres_ceiling".into(),
-            d.end_to_end_per_sec / c.postgres_rows_per_sec,
+            "acked_vs_rabbitmq_ceiling".into(),
+            l.acked_per_sec / c.rabbitmq_confirmed_per_sec,
         );
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -205,6 +266,146 @@ pub async fn run(
         print_table(&report);
     }
     Ok(report)
+}
+
+/// Sign the corpus, then (unless `--no-load`) drive the gateway and check deliveries.
+async fn measure_gateway(
+    config: &Config,
+    registry: &ProviderRegistry,
+    args: &BenchArgs,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let provider = registry
+        .get(&args.provider)
+        .ok_or_else(|| anyhow::anyhow!("no provider named {:?} in the config", args.provider))?
+        .clone();
+    let (host, addr) = gateway_addr(config, args)?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let prefix = format!("bench_{}_", hookgate_core::sign::unique_event_id());
+    let count = match args.rate {
+        Some(rate) => (rate as f64 * args.duration.as_secs_f64()) as usize,
+        None => (args.corpus_rate as f64 * args.duration.as_secs_f64()) as usize,
+    };
+    let signing = Instant::now();
+    let corpus = Arc::new(corpus::Corpus::build(&corpus::Spec {
+        provider: &provider,
+        host: &host,
+        prefix: &prefix,
+        count: count.max(1),
+        body_size: args.body_size,
+        duplicates: args.duplicates.clamp(0.0, 1.0),
+        threads,
+    }));
+    eprintln!(
+        "signed {} requests in {:.1}s",
+        corpus.requests.len(),
+        signing.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.write_corpus {
+        corpus
+            .write(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.no_load {
+        return Ok(());
+    }
+    let inbox = if args.no_delivery_check {
+        None
+    } else {
+        Some(inbox::Inbox::bind(&config.amqp, &prefix).await?)
+    };
+    let mut database =
+        sqlx::PgConnection::connect_with(&hookgate::db::options(&config.database.url)?)
+            .await
+            .ok();
+    let targets = procstat::Targets {
+        gateway: args.gateway_pid.or_else(procstat::find_gateway),
+        database: hookgate::db::options(&config.database.url)?
+            .get_database()
+            .unwrap_or("postgres")
+            .to_owned(),
+    };
+    let (cpu_before, window) = (procstat::sample(&targets), Instant::now());
+    let load = load::run(
+        corpus.clone(),
+        load::Plan {
+            addr,
+            connections: args.connections,
+            threads,
+            duration: args.duration,
+            rate: args.rate,
+        },
+    )
+    .await?;
+    let depth = match database.as_mut() {
+        Some(db) => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
+            .fetch_one(db)
+            .await
+            .ok(),
+        None => None,
+    };
+    if let Some(path) = &args.acked_out {
+        let ids: Vec<String> = load.acked.keys().map(|n| corpus.event_id(*n)).collect();
+        std::fs::write(path, ids.join("\n") + "\n")?;
+    }
+    if let Some(inbox) = inbox {
+        report.delivery = Some(inbox.settle(&load, args.drain_timeout, depth).await);
+    }
+    let used = procstat::sample(&targets).since(&cpu_before);
+    let acked = (load.accepted + load.duplicate).max(1) as f64;
+    let mut us_per_request: BTreeMap<String, f64> = used
+        .into_iter()
+        .map(|(role, seconds)| (role.to_owned(), seconds * 1e6 / acked))
+        .collect();
+    us_per_request.insert(
+        "load_generator".into(),
+        load.generator_cpu_us_per_request * load.sent as f64 / acked,
+    );
+    report
+        .warnings
+        .extend(generator_warnings(&load, &us_per_request));
+    if targets.gateway.is_none() {
+        report
+            .warnings
+            .push("no gateway process found: pass --gateway-pid for its CPU".into());
+    }
+    report.cpu = Some(CpuReport {
+        window_seconds: window.elapsed().as_secs_f64(),
+        us_per_request,
+    });
+    report.load = Some(load);
+    Ok(())
+}
+
+/// Why the generator, not the gateway, may have set the pace.
+fn generator_warnings(load: &load::LoadReport, cpu: &BTreeMap<String, f64>) -> Vec<String> {
+    let mut out = Vec::new();
+    if load.corpus_exhausted {
+        out.push(format!(
+            "the pre-signed corpus ran out after {} requests: raise --corpus-rate",
+            load.sent
+        ));
+    }
+    if load.generator_busy > 0.9 {
+        out.push(format!(
+            "the load threads were on a CPU {:.0}% of the time: the generator may be the \
+             bottleneck (add --threads or run it elsewhere)",
+            load.generator_busy * 100.0
+        ));
+    }
+    if let (Some(generator), Some(gateway)) = (cpu.get("load_generator"), cpu.get("gateway"))
+        && generator > gateway
+    {
+        out.push(format!(
+            "the generator spent {generator:.1} us per request, more than the gateway's \
+             {gateway:.1} us: it competes with the gateway for CPU"
+        ));
+    }
+    out
 }
 
 fn print_table(r: &Report) {
@@ -221,9 +422,10 @@ fn print_table(r: &Report) {
     }
     if let Some(l) = &r.load {
         println!(
-            "gateway ({}, {} connections{})",
+            "gateway ({}, {} connections on {} threads{})",
             l.mode,
             l.connections,
+            l.threads,
             l.rate.map(|r| format!(", {r}/s")).unwrap_or_default()
         );
         println!("  requests sent                   {:>12}", l.sent);
@@ -253,6 +455,20 @@ fn print_table(r: &Report) {
     if let Some(d) = &r.delivery {
         println!("delivery");
         println!(
+            "  end to end (in the queue during the load)/s {:>8.0}",
+            d.end_to_end_per_sec
+        );
+        println!(
+            "  outbox depth when the load stopped  {:>8}",
+            d.outbox_depth_at_end
+                .map_or_else(|| "?".into(), |n| n.to_string())
+        );
+        println!(
+            "  drain after the load, s             {:>8}",
+            d.drain_seconds
+                .map_or_else(|| "-".into(), |s| format!("{s:.2}"))
+        );
+        println!(
             "  expected / delivered            {:>12} / {}",
             d.expected, d.delivered
         );
@@ -260,15 +476,17 @@ fn print_table(r: &Report) {
             "  missing / duplicated            {:>12} / {}",
             d.missing, d.duplicated
         );
-        println!(
-            "  end-to-end delivered/s         {:>12.0}",
-            d.end_to_end_per_sec
-        );
         let p = &d.ack_to_delivery_ms;
         println!(
             "  ack->delivered ms p50/p90/p99   {:>8.2} {:>8.2} {:>8.2}",
             p.p50, p.p90, p.p99
         );
+    }
+    if let Some(c) = &r.cpu {
+        println!("CPU per acknowledged request, us");
+        for (process, us) in &c.us_per_request {
+            println!("  {process:<31} {us:>12.1}");
+        }
     }
     for (k, v) in &r.ratios {
         println!("ratio {k:<34} {v:>8.3}");

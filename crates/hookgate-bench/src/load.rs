@@ -1,20 +1,39 @@
-//! Signed load: closed loop (each connection sends the next request when the previous is
-//! answered) or open loop (requests scheduled at a fixed rate; latency is measured from the
-//! scheduled time, so a stalled gateway shows as latency rather than as a lower rate).
+//! The timed phase: `threads` OS threads, each with its own single-threaded runtime and
+//! its share of the connections, writing pre-signed requests from the [`Corpus`]. Closed
+//! loop (each connection sends the next request when the previous is answered) or open
+//! loop (request `i` is due at `start + i / rate`; latency is measured from that time, so a
+//! stalled gateway shows as latency rather than as a lower rate). Nothing here signs,
+//! allocates per request or checks deliveries: those happen before, or on other threads.
 
 use std::{
-    cell::{Cell, RefCell},
-    collections::{BTreeMap, HashMap},
-    rc::Rc,
-    sync::Arc,
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use hdrhistogram::Histogram;
-use hookgate_core::{Provider, config::Config};
 use serde::Serialize;
 
-use super::{BenchArgs, Percentiles};
+use crate::{Percentiles, client::Connection, corpus::Corpus, procstat};
+
+/// How to drive the gateway.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The gateway's address.
+    pub addr: SocketAddr,
+    /// Concurrent connections, spread over the threads.
+    pub connections: usize,
+    /// Load threads.
+    pub threads: usize,
+    /// How long to send.
+    pub duration: Duration,
+    /// Open loop at this rate; `None`: closed loop.
+    pub rate: Option<u64>,
+}
 
 /// The gateway side of a run.
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +42,8 @@ pub struct LoadReport {
     pub mode: String,
     /// Connections.
     pub connections: usize,
+    /// Load threads.
+    pub threads: usize,
     /// Target rate (open loop).
     pub rate: Option<u64>,
     /// Requests sent.
@@ -35,211 +56,244 @@ pub struct LoadReport {
     pub non_2xx: BTreeMap<u16, u64>,
     /// Requests that got no HTTP answer.
     pub transport_errors: u64,
+    /// Seconds from the first request to the last answer.
+    pub seconds: f64,
     /// 200 answers per second of load.
     pub acked_per_sec: f64,
     /// Request (or scheduled) time to answer.
     pub ack_latency_ms: Percentiles,
-    /// First 200 answer time per event ID.
+    /// CPU the load threads used per request sent, microseconds.
+    pub generator_cpu_us_per_request: f64,
+    /// Share of the load threads' wall time they were on a CPU (1.0 = always busy).
+    pub generator_busy: f64,
+    /// The corpus ran out before the duration ended (the run was shorter).
+    pub corpus_exhausted: bool,
+    /// First 200 answer time per event number.
     #[serde(skip)]
-    pub acked: Rc<RefCell<HashMap<String, Instant>>>,
+    pub acked: BTreeMap<u64, Instant>,
     /// When the load started.
     #[serde(skip)]
     pub started: Instant,
+    /// When the last answer arrived.
+    #[serde(skip)]
+    pub ended: Instant,
 }
 
+/// State the threads share: the next corpus index and a progress counter.
 struct Shared {
-    provider: Arc<Provider>,
-    url: String,
-    client: awc::Client,
-    prefix: String,
-    duplicates: f64,
-    body_size: usize,
-    next: Cell<u64>,
-    sent: Cell<u64>,
-    accepted: Cell<u64>,
-    duplicate: Cell<u64>,
-    transport_errors: Cell<u64>,
-    non_2xx: RefCell<BTreeMap<u16, u64>>,
-    latency: RefCell<Histogram<u64>>,
-    acked: Rc<RefCell<HashMap<String, Instant>>>,
+    corpus: Arc<Corpus>,
+    plan: Plan,
+    next: AtomicUsize,
+    answered: AtomicU64,
+    exhausted: AtomicBool,
+    started: Instant,
 }
 
-/// splitmix64: a cheap, well-mixed hash for choosing duplicates reproducibly.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// What one thread measured.
+struct ThreadReport {
+    sent: u64,
+    accepted: u64,
+    duplicate: u64,
+    non_2xx: BTreeMap<u16, u64>,
+    transport_errors: u64,
+    latency: Histogram<u64>,
+    acked: Vec<(usize, Instant)>,
+    cpu_seconds: f64,
+    wall_seconds: f64,
 }
 
-impl Shared {
-    fn next_id(&self) -> String {
-        let n = self.next.get();
-        self.next.set(n + 1);
-        let roll = (mix(n) >> 11) as f64 / (1u64 << 53) as f64;
-        if n > 0 && roll < self.duplicates {
-            format!("{}{}", self.prefix, mix(n ^ 0xD1B5) % n)
-        } else {
-            format!("{}{n}", self.prefix)
+impl ThreadReport {
+    fn new() -> Self {
+        Self {
+            sent: 0,
+            accepted: 0,
+            duplicate: 0,
+            non_2xx: BTreeMap::new(),
+            transport_errors: 0,
+            latency: Histogram::new(3).expect("3 significant figures are valid"),
+            acked: Vec::new(),
+            cpu_seconds: 0.0,
+            wall_seconds: 0.0,
         }
     }
 
-    async fn one(&self, scheduled: Instant) {
-        let id = self.next_id();
-        let body = self
-            .provider
-            .sample_body(&id, "bench.event", self.body_size);
-        let headers = self
-            .provider
-            .sign(&body, &id, "bench.event", hookgate::unix_now());
-        let mut request = self
-            .client
-            .post(&self.url)
-            .insert_header(("content-type", "application/json"));
-        for (name, value) in &headers {
-            request = request.insert_header((name.as_str(), value.as_str()));
+    fn merge(&mut self, other: ThreadReport) {
+        self.sent += other.sent;
+        self.accepted += other.accepted;
+        self.duplicate += other.duplicate;
+        for (status, n) in other.non_2xx {
+            *self.non_2xx.entry(status).or_default() += n;
         }
-        self.sent.set(self.sent.get() + 1);
-        let mut response = match request.send_body(body).await {
-            Ok(r) => r,
-            Err(_) => {
-                self.transport_errors.set(self.transport_errors.get() + 1);
-                return;
-            }
-        };
-        let answer = response.body().await.unwrap_or_default();
-        let done = Instant::now();
-        let _ = self
-            .latency
-            .borrow_mut()
-            .record(done.duration_since(scheduled).as_micros() as u64);
-        let status = response.status().as_u16();
-        if status == 200 {
-            if answer.windows(9).any(|w| w == b"duplicate") {
-                self.duplicate.set(self.duplicate.get() + 1);
-            } else {
-                self.accepted.set(self.accepted.get() + 1);
-            }
-            self.acked.borrow_mut().entry(id).or_insert(done);
-        } else {
-            *self.non_2xx.borrow_mut().entry(status).or_default() += 1;
-        }
+        self.transport_errors += other.transport_errors;
+        let _ = self.latency.add(&other.latency);
+        self.acked.extend(other.acked);
+        self.cpu_seconds += other.cpu_seconds;
+        self.wall_seconds += other.wall_seconds;
     }
 }
 
-/// Drive the load described by `args` and report it. Event IDs are `<prefix><n>`, so a
-/// queue shared with other traffic can tell them apart.
-pub async fn run(
-    config: &Config,
-    provider: Arc<Provider>,
-    args: &BenchArgs,
-    prefix: &str,
-) -> anyhow::Result<LoadReport> {
-    let base = args.url.clone().unwrap_or_else(|| {
-        let port = config.server.listen.rsplit(':').next().unwrap_or("8080");
-        format!("http://127.0.0.1:{port}")
+/// Drive the load described by `plan` with `corpus` and report it. Progress goes to
+/// stderr once a second from the calling task, never from the load threads.
+pub async fn run(corpus: Arc<Corpus>, plan: Plan) -> anyhow::Result<LoadReport> {
+    let threads = plan.threads.max(1);
+    let shared = Arc::new(Shared {
+        corpus,
+        plan: plan.clone(),
+        next: AtomicUsize::new(0),
+        answered: AtomicU64::new(0),
+        exhausted: AtomicBool::new(false),
+        started: Instant::now(),
     });
-    let url = format!(
-        "{}/webhooks/{}",
-        base.trim_end_matches('/'),
-        provider.name()
-    );
-    let connector = awc::Connector::new().limit(args.connections);
-    let client = awc::Client::builder()
-        .connector(connector)
-        .timeout(Duration::from_secs(60))
-        .finish();
-    let shared = Rc::new(Shared {
-        provider,
-        url,
-        client,
-        prefix: prefix.to_owned(),
-        duplicates: args.duplicates.clamp(0.0, 1.0),
-        body_size: args.body_size,
-        next: Cell::new(0),
-        sent: Cell::new(0),
-        accepted: Cell::new(0),
-        duplicate: Cell::new(0),
-        transport_errors: Cell::new(0),
-        non_2xx: RefCell::default(),
-        latency: RefCell::new(Histogram::new(3)?),
-        acked: Rc::default(),
-    });
-    let started = Instant::now();
-    let done = Rc::new(Cell::new(false));
-    let progress = actix_web::rt::spawn(progress(shared.clone(), started, done.clone()));
-    match args.rate {
-        None => closed_loop(&shared, args, started).await,
-        Some(rate) => open_loop(&shared, args, rate, started).await,
+    let mut waits = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let connections = plan.connections / threads + usize::from(t < plan.connections % threads);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("bench-load-{t}"))
+            .spawn(move || {
+                let _ = tx.send(thread_main(&shared, connections));
+            })?;
+        waits.push(rx);
     }
-    done.set(true);
-    let _ = progress.await;
-    let elapsed = started.elapsed().as_secs_f64();
-    let latency = shared.latency.borrow();
+    let mut total = ThreadReport::new();
+    let mut last = 0;
+    let mut progress = tokio::time::interval(Duration::from_secs(1));
+    progress.tick().await;
+    let mut pending = futures_util::future::join_all(waits);
+    let reports = loop {
+        tokio::select! {
+            done = &mut pending => break done,
+            _ = progress.tick() => {
+                let ok = shared.answered.load(Ordering::Relaxed);
+                eprint!("\r[{:>4.0}s] answered {ok:>9} {:>8}/s ", shared.started.elapsed().as_secs_f64(), ok - last);
+                last = ok;
+            }
+        }
+    };
+    eprintln!();
+    for report in reports {
+        let report = report.map_err(|_| anyhow::anyhow!("a load thread died"))?;
+        total.merge(report?);
+    }
+    let ended = total
+        .acked
+        .iter()
+        .map(|(_, at)| *at)
+        .max()
+        .unwrap_or(shared.started);
+    let seconds = ended.duration_since(shared.started).as_secs_f64().max(1e-9);
+    let mut acked = BTreeMap::new();
+    for (index, at) in &total.acked {
+        let event = shared.corpus.event[*index];
+        let first = acked.entry(event).or_insert(*at);
+        *first = (*first).min(*at);
+    }
     Ok(LoadReport {
-        mode: if args.rate.is_some() {
+        mode: if plan.rate.is_some() {
             "open"
         } else {
             "closed"
         }
         .into(),
-        connections: args.connections,
-        rate: args.rate,
-        sent: shared.sent.get(),
-        accepted: shared.accepted.get(),
-        duplicate: shared.duplicate.get(),
-        non_2xx: shared.non_2xx.borrow().clone(),
-        transport_errors: shared.transport_errors.get(),
-        acked_per_sec: (shared.accepted.get() + shared.duplicate.get()) as f64 / elapsed,
-        ack_latency_ms: Percentiles::from_us(&latency),
-        acked: shared.acked.clone(),
-        started,
+        connections: plan.connections,
+        threads,
+        rate: plan.rate,
+        sent: total.sent,
+        accepted: total.accepted,
+        duplicate: total.duplicate,
+        non_2xx: total.non_2xx,
+        transport_errors: total.transport_errors,
+        seconds,
+        acked_per_sec: (total.accepted + total.duplicate) as f64 / seconds,
+        ack_latency_ms: Percentiles::from_us(&total.latency),
+        generator_cpu_us_per_request: total.cpu_seconds * 1e6 / total.sent.max(1) as f64,
+        generator_busy: total.cpu_seconds / total.wall_seconds.max(1e-9),
+        corpus_exhausted: shared.exhausted.load(Ordering::Relaxed),
+        acked,
+        started: shared.started,
+        ended,
     })
 }
 
-async fn closed_loop(shared: &Rc<Shared>, args: &BenchArgs, started: Instant) {
-    let workers = (0..args.connections).map(|_| {
-        let shared = shared.clone();
-        async move {
-            while started.elapsed() < args.duration {
-                shared.one(Instant::now()).await;
+fn thread_main(shared: &Arc<Shared>, connections: usize) -> anyhow::Result<ThreadReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (cpu0, wall0) = (procstat::this_thread(), Instant::now());
+    let reports = runtime.block_on(async {
+        let local = tokio::task::LocalSet::new();
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| local.spawn_local(connection_loop(shared.clone())))
+            .collect();
+        local.run_until(futures_util::future::join_all(tasks)).await
+    });
+    let mut total = ThreadReport::new();
+    for report in reports {
+        total.merge(report?);
+    }
+    total.cpu_seconds = procstat::this_thread() - cpu0;
+    total.wall_seconds = wall0.elapsed().as_secs_f64();
+    Ok(total)
+}
+
+async fn connection_loop(shared: Arc<Shared>) -> ThreadReport {
+    let mut report = ThreadReport::new();
+    let mut connection = Connection::new(shared.plan.addr);
+    let plan = &shared.plan;
+    let interval = plan
+        .rate
+        .map(|r| Duration::from_secs_f64(1.0 / r.max(1) as f64));
+    let scheduled_total = plan
+        .rate
+        .map(|r| (r as f64 * plan.duration.as_secs_f64()) as usize);
+    loop {
+        let index = shared.next.fetch_add(1, Ordering::Relaxed);
+        let scheduled = match (interval, scheduled_total) {
+            (Some(every), Some(total)) => {
+                if index >= total {
+                    break;
+                }
+                let due = shared.started + every.mul_f64(index as f64);
+                tokio::time::sleep_until(due.into()).await;
+                due
+            }
+            _ => {
+                if shared.started.elapsed() >= plan.duration {
+                    break;
+                }
+                Instant::now()
+            }
+        };
+        let Some(request) = shared.corpus.requests.get(index) else {
+            shared.exhausted.store(true, Ordering::Relaxed);
+            break;
+        };
+        report.sent += 1;
+        match connection.send(request).await {
+            Ok(answer) => {
+                let done = Instant::now();
+                let _ = report
+                    .latency
+                    .record(done.duration_since(scheduled).as_micros() as u64);
+                if answer.status == 200 {
+                    if answer.duplicate {
+                        report.duplicate += 1;
+                    } else {
+                        report.accepted += 1;
+                    }
+                    report.acked.push((index, done));
+                    shared.answered.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    *report.non_2xx.entry(answer.status).or_default() += 1;
+                }
+            }
+            Err(_) => {
+                report.transport_errors += 1;
+                // A refused connection fails at once: do not spin while the gateway is down.
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-    });
-    futures_util::future::join_all(workers).await;
-}
-
-async fn open_loop(shared: &Rc<Shared>, args: &BenchArgs, rate: u64, started: Instant) {
-    let total = (rate as f64 * args.duration.as_secs_f64()) as u64;
-    let interval = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-    let mut in_flight = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let scheduled = started + interval.mul_f64(i as f64);
-        actix_web::rt::time::sleep_until(scheduled.into()).await;
-        let shared = shared.clone();
-        in_flight.push(actix_web::rt::spawn(
-            async move { shared.one(scheduled).await },
-        ));
     }
-    for task in in_flight {
-        let _ = task.await;
-    }
-}
-
-async fn progress(shared: Rc<Shared>, started: Instant, done: Rc<Cell<bool>>) {
-    let mut last = 0;
-    while !done.get() {
-        actix_web::rt::time::sleep(Duration::from_secs(1)).await;
-        let ok = shared.accepted.get() + shared.duplicate.get();
-        eprint!(
-            "\r[{:>4.0}s] sent {:>8}  200 {:>8}  non-2xx {:>6}  {:>7}/s ",
-            started.elapsed().as_secs_f64(),
-            shared.sent.get(),
-            ok,
-            shared.non_2xx.borrow().values().sum::<u64>(),
-            ok - last
-        );
-        last = ok;
-    }
-    eprintln!();
+    report
 }

@@ -16,9 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     console::ConsoleState,
-    db,
-    handoff::Committed,
-    http,
+    db, handoff, http,
     keys::KeyFetcher,
     limits::Limits,
     live::{LiveConfig, Snapshot},
@@ -112,20 +110,20 @@ impl Application {
         let metrics = Metrics::new();
         let broker = BrokerState::default();
 
-        let committed = Committed::new();
+        let (handoff, committed) = handoff::channel();
         let writer_stop = CancellationToken::new();
         let (writer, writer_task) = BatchWriter::spawn(
             pool.clone(),
             &config.writer,
             metrics.clone(),
-            committed.clone(),
+            handoff.clone(),
             writer_stop.clone(),
         );
         let relay = Relay::new(
             pool.clone(),
             config.clone(),
             metrics.clone(),
-            committed,
+            (handoff, committed),
             broker.clone(),
         );
         let relay_stop = CancellationToken::new();

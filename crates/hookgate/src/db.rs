@@ -29,9 +29,15 @@ pub fn options(url: &str) -> anyhow::Result<PgConnectOptions> {
 
 /// A lazily connecting pool: the gateway starts even while the database is down (requests
 /// answer 503 until it is back).
+///
+/// Connections are not pinged on acquire (sqlx's default sends a round trip on every
+/// acquire, one per group commit): a dead connection fails its statement instead, which
+/// the writer answers with 503 (the provider retries) and the relay retries, and sqlx
+/// drops it from the pool.
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(config.pool_max)
+        .test_before_acquire(false)
         .acquire_timeout(config.acquire_timeout)
         .connect_lazy_with(options(&config.url)?))
 }

@@ -1,30 +1,166 @@
-//! The writer -> relay hand-off: [`Committed`], the signal the [`crate::writer::BatchWriter`]
-//! raises after each commit that stored new events, and that wakes one idle relay lane.
+//! The writer -> relay hand-off: [`Handoff`], a bounded in-memory channel of committed
+//! batches. After each commit the [`crate::writer::BatchWriter`] passes the new events,
+//! with the bodies it already holds, straight to the relay, which publishes them without
+//! reading them back from Postgres.
 //!
-//! It carries no data: the committed rows are in the outbox table, which is the only
-//! source the relay trusts (a lost signal costs at most one sweep interval, never an event).
+//! The outbox stays the source of truth for recovery. The writer reserves a slot *before*
+//! it commits: with a slot, the batch's outbox rows are inserted with a lease
+//! ([`LEASE`]) so no recovery sweep (of this or another gateway) takes them while the
+//! in-memory path publishes them; without one (the relay is not connected, or is behind
+//! and the channel is full) the rows are inserted due at once and the sweep publishes them
+//! from the table. Either way a crash loses nothing: an unconfirmed row is swept when its
+//! lease ends.
 
-use std::sync::Arc;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use tokio::sync::Notify;
+use actix_web::web::Bytes;
+use tokio::sync::{Notify, mpsc};
 
-/// "New rows are in the outbox." Cheap to clone; every clone is the same signal.
-#[derive(Debug, Clone, Default)]
-pub struct Committed(Arc<Notify>);
+/// How long the recovery sweep leaves alone an outbox row whose event was handed over in
+/// memory (or claimed by a sweep): longer than any healthy publish and confirm, short
+/// enough that a crashed gateway's rows are republished soon.
+pub const LEASE: Duration = Duration::from_secs(30);
 
-impl Committed {
-    /// A fresh signal.
-    pub fn new() -> Self {
-        Self::default()
+/// Committed batches the relay has not taken yet (a batch is up to `writer.batch_max`
+/// events).
+pub const CAPACITY: usize = 32;
+
+/// Longest a commit waits for a place in the hand-off while the relay is connected but
+/// behind; after it, the commit's rows are left due in the outbox for the sweep (and the
+/// backlog metrics show it).
+pub const BACKPRESSURE_WAIT: Duration = Duration::from_millis(250);
+
+/// One committed, new event, as the relay publishes it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// `events.id` (= `outbox.event_pk`).
+    pub pk: i64,
+    /// Provider name.
+    pub provider: Arc<str>,
+    /// Event ID.
+    pub event_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// The request's Content-Type, if any.
+    pub content_type: Option<String>,
+    /// The exact bytes received.
+    pub body: Bytes,
+    /// Receive time, unix microseconds.
+    pub received_us: i64,
+}
+
+/// Events published together: one commit's new events, or one sweep's claim.
+pub type Batch = Vec<Committed>;
+
+/// The writer's end (and the relay's switch). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    tx: mpsc::Sender<Batch>,
+    accepting: Arc<AtomicBool>,
+    due: Arc<Notify>,
+}
+
+/// The relay's end.
+#[derive(Debug)]
+pub struct Receiver {
+    /// Committed batches, oldest first.
+    pub batches: mpsc::Receiver<Batch>,
+}
+
+/// A reserved place for one batch; dropping it frees the place.
+#[derive(Debug)]
+pub struct Slot(mpsc::OwnedPermit<Batch>);
+
+impl Slot {
+    /// Hand the committed batch to the relay.
+    pub fn send(self, batch: Batch) {
+        self.0.send(batch);
+    }
+}
+
+/// A hand-off with room for [`CAPACITY`] batches, closed until the relay connects.
+pub fn channel() -> (Handoff, Receiver) {
+    let (tx, batches) = mpsc::channel(CAPACITY);
+    let handoff = Handoff {
+        tx,
+        accepting: Arc::default(),
+        due: Arc::default(),
+    };
+    (handoff, Receiver { batches })
+}
+
+impl Handoff {
+    /// A place for the next commit's batch, or `None` when the relay cannot take it: it
+    /// has no broker connection (answer at once: a broker outage must not slow the
+    /// acknowledgements), or it stayed behind for `wait`. Waiting is the back-pressure
+    /// that keeps the ingress at the pace the broker confirms, so the outbox does not grow
+    /// while the broker is merely slower than the ingress.
+    pub async fn reserve(&self, wait: Duration) -> Option<Slot> {
+        if !self.accepting.load(Ordering::Relaxed) {
+            return None;
+        }
+        match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => Some(Slot(permit)),
+            Err(mpsc::error::TrySendError::Full(tx)) => {
+                tokio::time::timeout(wait, tx.reserve_owned())
+                    .await
+                    .ok()?
+                    .ok()
+                    .map(Slot)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        }
     }
 
-    /// Wake one waiting relay lane (or the next one to wait).
-    pub fn notify(&self) {
-        self.0.notify_one();
+    /// The relay opens the in-memory path while it holds a broker connection.
+    pub fn set_accepting(&self, open: bool) {
+        self.accepting.store(open, Ordering::Relaxed);
     }
 
-    /// Wait until the writer (or a lane that found a full batch) signals.
-    pub async fn notified(&self) {
-        self.0.notified().await;
+    /// Whether the in-memory path is open.
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Relaxed)
+    }
+
+    /// The writer committed rows due at once (no slot): wake the sweep.
+    pub fn rows_due(&self) {
+        self.due.notify_one();
+    }
+
+    /// Wait until the writer committed rows due at once.
+    pub async fn due(&self) {
+        self.due.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_slot_until_the_relay_accepts_then_until_full() {
+        let (handoff, _rx) = channel();
+        let wait = Duration::from_millis(10);
+        assert!(
+            handoff.reserve(wait).await.is_none(),
+            "closed before the relay connects"
+        );
+        handoff.set_accepting(true);
+        let mut slots = Vec::new();
+        for _ in 0..CAPACITY {
+            slots.push(handoff.reserve(wait).await.expect("room"));
+        }
+        assert!(handoff.reserve(wait).await.is_none(), "full after the wait");
+        drop(slots);
+        assert!(
+            handoff.reserve(wait).await.is_some(),
+            "dropped slots free their place"
+        );
     }
 }

@@ -8,9 +8,10 @@
 //! 1. [`ingress`]: `POST /webhooks/{provider}`: limits, raw body, verification, answer.
 //! 2. [`writer`]: the [`writer::BatchWriter`], group-committing verified events into the
 //!    `events` table and the `outbox` ([`store::events`]).
-//! 3. [`handoff`]: the [`handoff::Committed`] signal by which the writer wakes the relay.
-//! 4. [`relay`]: the [`relay::Relay`], claiming outbox rows ([`store::outbox`]) and
-//!    publishing them with publisher confirms.
+//! 3. [`handoff`]: the bounded channel by which the writer hands each committed batch (with
+//!    its bodies) to the relay.
+//! 4. [`relay`]: the [`relay::Relay`], publishing handed-over batches with publisher
+//!    confirms, and sweeping the outbox ([`store::outbox`]) for what that path missed.
 //! 5. [`broker`]: AMQP connection, topology and the mapping of an event to a message.
 //!
 //! Around it:

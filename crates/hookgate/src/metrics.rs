@@ -1,7 +1,7 @@
 //! The Prometheus registry and every series hookgate exports on `/metrics`, and the
 //! windowed [`Traffic`] counters the console's overview reads (fed by the same call).
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicU64};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -53,6 +53,15 @@ pub struct Metrics {
     pub keys: crate::keys::KeyMetrics,
     /// Answers per provider and outcome over the last day, for the console.
     pub traffic: Traffic,
+    /// Age of the oldest unconfirmed event, seconds (last observed).
+    pub backlog_seconds: Gauge<f64, AtomicU64>,
+    /// Committed batches the relay could not take in memory (not connected, or behind):
+    /// their events are published by the outbox sweep instead.
+    pub handoff_skipped: Counter,
+    /// Events the recovery sweep claimed from the outbox.
+    pub swept: Counter,
+    /// Outbox rows whose delete after a confirm failed (republished after their lease).
+    pub delete_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -127,6 +136,30 @@ impl Metrics {
             relay_lag.clone(),
         );
         let keys = crate::keys::KeyMetrics::register(&mut registry);
+        let backlog_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "relay_backlog_seconds",
+            "Age of the oldest event not yet confirmed by the broker",
+            backlog_seconds.clone(),
+        );
+        let handoff_skipped = Counter::default();
+        registry.register(
+            "relay_handoff_skipped",
+            "Committed batches left to the outbox sweep (relay disconnected or behind)",
+            handoff_skipped.clone(),
+        );
+        let swept = Counter::default();
+        registry.register(
+            "relay_swept",
+            "Events claimed from the outbox by the recovery sweep",
+            swept.clone(),
+        );
+        let delete_failures = Counter::default();
+        registry.register(
+            "relay_delete_failures",
+            "Confirmed events whose outbox row could not be deleted (republished later)",
+            delete_failures.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -141,6 +174,10 @@ impl Metrics {
             relay_lag,
             keys,
             traffic: Traffic::default(),
+            backlog_seconds,
+            handoff_skipped,
+            swept,
+            delete_failures,
         }
     }
 

@@ -4,9 +4,10 @@
 //! first waiting event, then everything else already queued (up to `batch_max`), and
 //! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
 //! transaction) while the next batch accumulates. Only after the commit is each request
-//! answered, so a 200 always means "on disk", and only then is the relay woken through
-//! [`Committed`]. No timer is involved: under load batches grow by themselves, when idle a
-//! lone event commits at once.
+//! answered, so a 200 always means "on disk", and only then are the new events (with the
+//! bodies held here) handed to the relay through the [`Handoff`], so nothing is published
+//! before it is durable and a duplicate is never handed over. No timer is involved: under
+//! load batches grow by themselves, when idle a lone event commits at once.
 
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
@@ -19,7 +20,11 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{handoff::Committed, metrics::Metrics, store::NewEvent};
+use crate::{
+    handoff::{self, Committed, Handoff},
+    metrics::Metrics,
+    store::NewEvent,
+};
 
 /// What happened to a submitted event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +68,14 @@ pub struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Start the collector. `committed` is signalled after every commit that stored new
-    /// rows (it wakes the relay). When `stop` is cancelled the writer commits what is queued
-    /// and ends.
+    /// Start the collector. Every commit's new events go to `handoff` (or, when the relay
+    /// cannot take them, are left due in the outbox). When `stop` is cancelled the writer
+    /// commits what is queued and ends.
     pub fn spawn(
         pool: PgPool,
         config: &WriterConfig,
         metrics: Metrics,
-        committed: Committed,
+        handoff: Handoff,
         stop: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
@@ -80,7 +85,7 @@ impl BatchWriter {
             batch_max: config.batch_max,
             permits: Arc::new(Semaphore::new(config.concurrency)),
             metrics,
-            committed,
+            handoff,
         };
         (Self { tx }, tokio::spawn(collector.run(stop)))
     }
@@ -117,7 +122,7 @@ struct Collector {
     batch_max: usize,
     permits: Arc<Semaphore>,
     metrics: Metrics,
-    committed: Committed,
+    handoff: Handoff,
 }
 
 impl Collector {
@@ -151,7 +156,7 @@ impl Collector {
                 permit,
                 self.pool.clone(),
                 self.metrics.clone(),
-                self.committed.clone(),
+                self.handoff.clone(),
             ));
             while commits.try_join_next().is_some() {}
         }
@@ -165,9 +170,8 @@ async fn commit(
     _permit: OwnedSemaphorePermit,
     pool: PgPool,
     metrics: Metrics,
-    committed: Committed,
+    handoff: Handoff,
 ) {
-    let started = Instant::now();
     // Copies of one event in the same batch: only the first goes to the database.
     let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
     let mut unique = Vec::with_capacity(batch.len());
@@ -178,7 +182,16 @@ async fn commit(
             unique.push(&job.event);
         }
     }
-    let result = crate::store::events::insert_batch(&pool, &unique).await;
+    // Reserve the hand-off before committing: with a place, the outbox rows are leased to
+    // the in-memory path; without one they are due for the sweep at once.
+    let slot = handoff.reserve(handoff::BACKPRESSURE_WAIT).await;
+    let lease = if slot.is_some() {
+        handoff::LEASE
+    } else {
+        std::time::Duration::ZERO
+    };
+    let started = Instant::now();
+    let result = crate::store::events::insert_batch(&pool, &unique, lease).await;
     metrics.batch_size.observe(batch.len() as f64);
     metrics
         .commit_latency
@@ -193,19 +206,36 @@ async fn commit(
             return;
         }
     };
-    if !new.is_empty() {
-        committed.notify();
+    // Index of the job whose event each new row stores.
+    let mut stored = vec![false; batch.len()];
+    let mut handed = Vec::with_capacity(new.len());
+    for (pk, provider, event_id) in &new {
+        let Some(&i) = first_of.get(&(provider.as_str(), event_id.as_str())) else {
+            continue;
+        };
+        stored[i] = true;
+        let event = &batch[i].event;
+        handed.push(Committed {
+            pk: *pk,
+            provider: event.provider.clone(),
+            event_id: event.event_id.clone(),
+            event_type: event.event_type.clone(),
+            content_type: event.content_type.clone(),
+            body: event.body.clone(),
+            received_us: event.received_us,
+        });
     }
-    let accepted: Vec<bool> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, job)| {
-            let key = (&*job.event.provider, job.event.event_id.as_str());
-            first_of.get(&key) == Some(&i) && new.contains(&(key.0.to_owned(), key.1.to_owned()))
-        })
-        .collect();
     drop(first_of);
-    for (job, accepted) in batch.into_iter().zip(accepted) {
+    match slot {
+        Some(slot) if !handed.is_empty() => slot.send(handed),
+        Some(_) => {}
+        None if !handed.is_empty() => {
+            metrics.handoff_skipped.inc();
+            handoff.rows_due();
+        }
+        None => {}
+    }
+    for (job, accepted) in batch.into_iter().zip(stored) {
         let outcome = if accepted {
             Outcome::Accepted
         } else {

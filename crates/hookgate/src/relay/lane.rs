@@ -1,6 +1,9 @@
-//! One relay lane: a confirm-mode channel that claims due outbox rows, publishes them as
-//! persistent `mandatory` messages, awaits every confirm, then deletes the acked rows and
-//! defers the returned and nacked ones, in the claim's transaction.
+//! One relay lane: a confirm-mode channel that takes a batch (committed batches first,
+//! merged up to `relay.batch_max` events, else a swept one), publishes it as persistent
+//! `mandatory` messages, awaits every confirm, and books the outcome: confirmed rows go to
+//! the [`super::ledger::Ledger`], returned and nacked ones are deferred, and on a broker
+//! failure the unconfirmed ones are released for the sweep. No transaction or row lock is
+//! held while the broker confirms.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,156 +11,185 @@ use hookgate_contract::Envelope;
 use lapin::{Channel, Confirmation, options::BasicPublishOptions};
 use tokio_util::sync::CancellationToken;
 
-use super::{BrokerError, CONFIRM_TIMEOUT, NACK_RETRY, Relay};
-use crate::store;
+use super::{BrokerError, CONFIRM_TIMEOUT, Inputs, NACK_RETRY, Relay};
+use crate::{
+    handoff::{Batch, Committed},
+    store,
+};
 
-/// Why a round ended early.
-enum RoundError {
-    /// The database failed: retry later on the same broker connection.
-    Database(sqlx::Error),
-    /// The broker failed: reconnect.
-    Broker(BrokerError),
+/// What a lane does next.
+enum Next {
+    Publish(Batch),
+    Stop,
+    Lost,
+}
+
+/// How a batch went.
+#[derive(Default)]
+struct Outcome {
+    acked: Vec<i64>,
+    returned: Vec<i64>,
+    nacked: Vec<i64>,
+    broken: Option<BrokerError>,
 }
 
 impl Relay {
-    /// One channel's loop: drain due rows, then wait for a commit, the sweep timer or stop.
-    /// Only one idle lane wakes per commit; a lane that finds a full batch wakes another,
-    /// so parallelism follows the backlog instead of every lane polling every commit.
+    /// One channel's loop: publish batches until `stop` (and nothing is left) or a broker
+    /// failure.
     pub(super) async fn lane(
         self,
         channel: Channel,
         stop: CancellationToken,
         lost: CancellationToken,
-        reports_depth: bool,
     ) -> Result<(), BrokerError> {
-        let batch_max = self.config.relay.batch_max;
-        let mut sweep = tokio::time::interval(self.config.relay.sweep_interval);
         loop {
-            let stopping = stop.is_cancelled();
-            loop {
-                match self.round(&channel).await {
-                    Ok(n) if (n as i64) < batch_max => break,
-                    Ok(_) => self.committed.notify(),
-                    Err(RoundError::Broker(reason)) => return Err(reason),
-                    Err(RoundError::Database(e)) => {
-                        tracing::warn!(error = %e, "relay cannot reach the database");
-                        break;
-                    }
-                }
-                if lost.is_cancelled() {
-                    return Err(BrokerError::LaneLost);
-                }
-            }
-            if stopping {
-                return Ok(());
-            }
+            let batch = match self.next_batch(&stop, &lost).await {
+                Next::Publish(batch) => batch,
+                Next::Stop => return Ok(()),
+                Next::Lost => return Err(BrokerError::LaneLost),
+            };
+            let outcome = self.publish_batch(&channel, &batch).await;
+            self.book(&batch, outcome).await?;
             if !channel.status().connected() {
                 return Err(BrokerError::ChannelClosed);
-            }
-            tokio::select! {
-                () = self.committed.notified() => {}
-                _ = sweep.tick() => {
-                    if reports_depth && let Ok(n) = store::outbox::pending(&self.pool).await {
-                        self.metrics.outbox_pending.set(n);
-                    }
-                }
-                () = stop.cancelled() => {}
-                () = lost.cancelled() => return Err(BrokerError::LaneLost),
             }
         }
     }
 
-    /// Claim, publish and confirm one batch; returns how many rows were claimed.
-    async fn round(&self, channel: &Channel) -> Result<usize, RoundError> {
-        let mut tx = self.pool.begin().await.map_err(RoundError::Database)?;
-        let rows = store::outbox::claim(&mut tx, self.config.relay.batch_max)
-            .await
-            .map_err(RoundError::Database)?;
-        if rows.is_empty() {
-            tx.commit().await.map_err(RoundError::Database)?;
-            return Ok(0);
+    /// Wait for work: the oldest committed batch (plus whatever else is queued, up to
+    /// `relay.batch_max` events), else a swept batch. When stopping, only what is queued.
+    async fn next_batch(&self, stop: &CancellationToken, lost: &CancellationToken) -> Next {
+        let mut inputs = tokio::select! {
+            inputs = self.inputs.lock() => inputs,
+            () = lost.cancelled() => return Next::Lost,
+        };
+        let Inputs { committed, swept } = &mut *inputs;
+        let first = if stop.is_cancelled() {
+            committed.try_recv().or_else(|_| swept.try_recv()).ok()
+        } else {
+            tokio::select! {
+                biased;
+                () = lost.cancelled() => return Next::Lost,
+                Some(batch) = committed.recv() => Some(batch),
+                Some(batch) = swept.recv() => Some(batch),
+                () = stop.cancelled() => committed.try_recv().or_else(|_| swept.try_recv()).ok(),
+            }
+        };
+        let Some(mut batch) = first else {
+            return Next::Stop;
+        };
+        let batch_max = usize::try_from(self.config.relay.batch_max).unwrap_or(usize::MAX);
+        while batch.len() < batch_max {
+            match committed.try_recv() {
+                Ok(more) => batch.extend(more),
+                Err(_) => break,
+            }
         }
+        Next::Publish(batch)
+    }
+
+    /// Publish every message of `batch`, then await the confirms in order.
+    #[tracing::instrument(name = "relay_publish", skip_all, fields(events = batch.len()))]
+    async fn publish_batch(&self, channel: &Channel, batch: &[Committed]) -> Outcome {
         let exchange = self.config.amqp.exchange.as_str();
         let mandatory = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
         };
-        let mut broken = None;
-        let mut in_flight = Vec::with_capacity(rows.len());
-        for row in &rows {
+        let mut outcome = Outcome::default();
+        let mut in_flight = Vec::with_capacity(batch.len());
+        for message in batch {
             let envelope = Envelope {
-                provider: row.provider.clone(),
-                event_id: row.event_id.clone(),
-                event_type: row.event_type.clone(),
-                received_at: UNIX_EPOCH + Duration::from_micros(row.received_us.max(0) as u64),
-                content_type: row.content_type.clone(),
+                provider: message.provider.to_string(),
+                event_id: message.event_id.clone(),
+                event_type: message.event_type.clone(),
+                received_at: UNIX_EPOCH + Duration::from_micros(message.received_us.max(0) as u64),
+                content_type: message.content_type.clone(),
             };
             let routing_key = self
                 .config
                 .amqp
                 .routing_key
-                .render(&row.provider, &row.event_type);
+                .render(&message.provider, &message.event_type);
             let published = channel
                 .basic_publish(
                     exchange.into(),
                     routing_key.as_str().into(),
                     mandatory,
-                    &row.body,
+                    &message.body,
                     envelope.properties(),
                 )
                 .await;
             match published {
-                Ok(confirm) => in_flight.push((row, confirm)),
+                Ok(confirm) => in_flight.push((message, confirm)),
                 Err(e) => {
-                    broken = Some(BrokerError::Publish(e));
+                    outcome.broken = Some(BrokerError::Publish(e));
                     break;
                 }
             }
         }
-        let (mut acked, mut returned, mut nacked) = (Vec::new(), Vec::new(), Vec::new());
-        for (row, confirm) in in_flight {
+        for (message, confirm) in in_flight {
+            if outcome.broken.is_some() {
+                break;
+            }
             match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
                 Ok(Ok(Confirmation::Ack(None))) => {
-                    acked.push(row.id);
+                    outcome.acked.push(message.pk);
                     self.metrics.confirms.inc();
-                    self.metrics.relay_lag.observe(lag_seconds(row.received_us));
+                    self.metrics
+                        .relay_lag
+                        .observe(lag_seconds(message.received_us));
                 }
                 Ok(Ok(Confirmation::Ack(Some(_)))) => {
-                    returned.push(row.id);
+                    outcome.returned.push(message.pk);
                     self.metrics.returns.inc();
                 }
                 Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => {
-                    nacked.push(row.id);
+                    outcome.nacked.push(message.pk);
                     self.metrics.nacks.inc();
                 }
-                Ok(Err(e)) => {
-                    broken.get_or_insert(BrokerError::Confirm(e));
-                }
-                Err(_) => {
-                    broken.get_or_insert(BrokerError::ConfirmTimeout);
-                }
+                Ok(Err(e)) => outcome.broken = Some(BrokerError::Confirm(e)),
+                Err(_) => outcome.broken = Some(BrokerError::ConfirmTimeout),
             }
         }
+        outcome
+    }
+
+    /// Record how `batch` went; `Err` when the broker failed (after releasing the rows it
+    /// did not confirm).
+    async fn book(&self, batch: &[Committed], outcome: Outcome) -> Result<(), BrokerError> {
+        let Outcome {
+            acked,
+            returned,
+            nacked,
+            broken,
+        } = outcome;
         if !returned.is_empty() {
             tracing::warn!(
                 count = returned.len(),
                 "events returned unroutable; will retry"
             );
         }
-        store::outbox::mark_published(&mut tx, &acked)
-            .await
-            .map_err(RoundError::Database)?;
-        store::outbox::defer_returned(&mut tx, &returned)
-            .await
-            .map_err(RoundError::Database)?;
-        store::outbox::defer(&mut tx, &nacked, NACK_RETRY)
-            .await
-            .map_err(RoundError::Database)?;
-        tx.commit().await.map_err(RoundError::Database)?;
-        match broken {
-            Some(reason) => Err(RoundError::Broker(reason)),
-            None => Ok(rows.len()),
+        if let Err(e) = store::outbox::defer_returned(&self.pool, &returned).await {
+            tracing::warn!(error = %e, "could not defer returned rows; they are retried after their lease");
         }
+        if let Err(e) = store::outbox::defer(&self.pool, &nacked, NACK_RETRY).await {
+            tracing::warn!(error = %e, "could not defer nacked rows; they are retried after their lease");
+        }
+        let Some(reason) = broken else {
+            self.ledger.confirmed(acked);
+            return Ok(());
+        };
+        let settled = acked.len() + returned.len() + nacked.len();
+        let unconfirmed: Vec<i64> = batch
+            .iter()
+            .map(|m| m.pk)
+            .filter(|pk| !acked.contains(pk) && !returned.contains(pk) && !nacked.contains(pk))
+            .collect();
+        debug_assert_eq!(settled + unconfirmed.len(), batch.len());
+        self.ledger.confirmed(acked);
+        self.release(&unconfirmed).await;
+        Err(reason)
     }
 }
 

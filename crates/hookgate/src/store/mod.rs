@@ -3,7 +3,8 @@
 //! broker); see `migrations/`.
 //!
 //! - [`events`]: the writer's group-committed insert (hot path).
-//! - [`outbox`]: the relay's claim, confirm and defer statements (hot path).
+//! - [`outbox`]: the relay's recovery sweep (claim by lease), the batched deletes after
+//!   confirms, defers of returned and nacked rows, and the backlog figures.
 //! - [`retention`]: purging expired keys and payloads.
 //! - [`admin`]: listings, lookups and replays for operators.
 

@@ -1,14 +1,21 @@
-//! The relay's statements on the `outbox` queue table: claim due rows with their events,
-//! delete the confirmed ones, defer returned and nacked ones, and count what waits.
+//! The relay's statements on the `outbox` recovery table: claim due rows (the sweep) with
+//! their events, delete confirmed rows, defer returned and nacked ones, release leases,
+//! and report the backlog.
+//!
+//! None of them holds a row lock beyond its own statement: a claim takes rows by pushing
+//! their `next_attempt_at` one lease ahead (`FOR UPDATE SKIP LOCKED` only guards that
+//! update), so no transaction stays open while the broker confirms. Every statement reaches
+//! rows through the outbox's own indexes and `events` by primary key only, so its cost does
+//! not depend on how many events are stored, nor on the planner statistics of the moment.
 
 use std::time::Duration;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool};
 
-/// An unpublished row claimed by the relay.
+/// An outbox row claimed by the sweep, with its event.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
-    /// Row id.
+    /// Row id (`events.id`).
     pub id: i64,
     /// Provider name.
     pub provider: String,
@@ -24,49 +31,58 @@ pub struct OutboxRow {
     pub received_us: i64,
 }
 
-/// Lock up to `limit` due outbox rows (with their events), skipping rows another relay
-/// holds. The locks last as long as `tx`.
+/// Claim up to `limit` due rows (oldest due first), skipping rows another relay is
+/// claiming, by leasing them for `lease`; returns them with their events.
+///
+/// One autocommit statement: the inner `SELECT` walks `outbox_next_attempt_at`, and the
+/// events are fetched with `id = ANY(ARRAY(...))`, an index scan on the primary key
+/// whatever the table's size or statistics (a join here once chose a merge join that read
+/// all of `events`).
 #[tracing::instrument(skip_all)]
 pub async fn claim(
-    tx: &mut Transaction<'_, Postgres>,
+    pool: &PgPool,
     limit: i64,
+    lease: Duration,
 ) -> Result<Vec<OutboxRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT e.id, e.provider, e.event_id, e.event_type, e.content_type,
+        "WITH claimed AS (
+             UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2)
+             WHERE event_pk = ANY(ARRAY(
+                 SELECT event_pk FROM outbox
+                 WHERE next_attempt_at <= now()
+                 ORDER BY next_attempt_at
+                 LIMIT $1
+                 FOR UPDATE SKIP LOCKED))
+             RETURNING event_pk
+         )
+         SELECT e.id, e.provider, e.event_id, e.event_type, e.content_type,
                 coalesce(e.body, ''::bytea) AS body,
                 (extract(epoch FROM e.received_at) * 1000000)::int8 AS received_us
-         FROM outbox o JOIN events e ON e.id = o.event_pk
-         WHERE o.next_attempt_at <= now()
-         ORDER BY o.event_pk
-         LIMIT $1
-         FOR UPDATE OF o SKIP LOCKED",
+         FROM events e
+         WHERE e.id = ANY(ARRAY(SELECT event_pk FROM claimed))",
     )
     .bind(limit)
-    .fetch_all(&mut **tx)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
     .await
 }
 
-/// Mark rows published (after the broker confirmed them): their outbox rows go.
-pub async fn mark_published(
-    tx: &mut Transaction<'_, Postgres>,
-    ids: &[i64],
-) -> Result<(), sqlx::Error> {
+/// The broker confirmed these: their outbox rows go.
+#[tracing::instrument(skip_all, fields(rows = ids.len()))]
+pub async fn delete<'c>(db: impl PgExecutor<'c>, ids: &[i64]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
     sqlx::query("DELETE FROM outbox WHERE event_pk = ANY($1)")
         .bind(ids)
-        .execute(&mut **tx)
+        .execute(db)
         .await?;
     Ok(())
 }
 
 /// Rows the broker returned as unroutable: retried with a doubling delay (1 s .. 5 min),
 /// so a binding added later still receives them.
-pub async fn defer_returned(
-    tx: &mut Transaction<'_, Postgres>,
-    ids: &[i64],
-) -> Result<(), sqlx::Error> {
+pub async fn defer_returned<'c>(db: impl PgExecutor<'c>, ids: &[i64]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -77,14 +93,15 @@ pub async fn defer_returned(
          WHERE event_pk = ANY($1)",
     )
     .bind(ids)
-    .execute(&mut **tx)
+    .execute(db)
     .await?;
     Ok(())
 }
 
-/// Rows the broker nacked or that lost their confirm: retried after `delay`.
-pub async fn defer(
-    tx: &mut Transaction<'_, Postgres>,
+/// Rows the broker nacked or that lost their confirm: due again after `delay` (zero
+/// releases a lease at once).
+pub async fn defer<'c>(
+    db: impl PgExecutor<'c>,
     ids: &[i64],
     delay: Duration,
 ) -> Result<(), sqlx::Error> {
@@ -97,14 +114,27 @@ pub async fn defer(
     )
     .bind(ids)
     .bind(delay.as_secs_f64())
-    .execute(&mut **tx)
+    .execute(db)
     .await?;
     Ok(())
 }
 
-/// Rows waiting for the relay.
+/// Rows waiting for the relay (leased or due).
 pub async fn pending(pool: &PgPool) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM outbox")
         .fetch_one(pool)
         .await
+}
+
+/// Seconds since the oldest unconfirmed event was received (0 when none waits): read
+/// through the outbox's primary key and one `events` row.
+pub async fn oldest_age(pool: &PgPool) -> Result<f64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce((
+             SELECT extract(epoch FROM now() - e.received_at)::float8
+             FROM events e
+             WHERE e.id = (SELECT min(event_pk) FROM outbox)), 0)",
+    )
+    .fetch_one(pool)
+    .await
 }

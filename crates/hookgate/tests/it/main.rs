@@ -13,5 +13,6 @@ mod http_api;
 mod limits;
 mod log_audit;
 mod proxy;
+mod relay;
 mod reload;
 mod slow_clients;

@@ -1,0 +1,141 @@
+//! CPU time of the processes on the data path, read from `/proc/<pid>/stat` (user +
+//! system, in clock ticks of 1/100 s, Linux's `USER_HZ` on every mainstream platform):
+//! the gateway, the Postgres processes serving it, RabbitMQ and the load generator itself.
+//! Linux only; elsewhere every figure is absent.
+
+use std::{collections::BTreeMap, path::Path};
+
+/// Clock ticks per second of `/proc/*/stat`.
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// Which processes to account, by role.
+#[derive(Debug, Clone)]
+pub struct Targets {
+    /// The gateway's pid (given or found).
+    pub gateway: Option<u32>,
+    /// Postgres backends of this database (plus the shared WAL writer, checkpointer, ...).
+    pub database: String,
+}
+
+/// CPU seconds by role at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Sample(BTreeMap<&'static str, f64>);
+
+impl Sample {
+    /// Seconds each role used between `earlier` and `self`.
+    pub fn since(&self, earlier: &Sample) -> BTreeMap<&'static str, f64> {
+        self.0
+            .iter()
+            .map(|(role, now)| (*role, now - earlier.0.get(role).copied().unwrap_or(0.0)))
+            .collect()
+    }
+}
+
+/// User + system seconds of the calling thread (`/proc/thread-self/stat`).
+pub fn this_thread() -> f64 {
+    stat_seconds(Path::new("/proc/thread-self/stat")).unwrap_or(0.0)
+}
+
+/// User + system seconds of one process.
+pub fn process(pid: u32) -> Option<f64> {
+    stat_seconds(&Path::new("/proc").join(pid.to_string()).join("stat"))
+}
+
+fn stat_seconds(path: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces; fields after its ')' are plain.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let user: f64 = fields.get(11)?.parse().ok()?;
+    let system: f64 = fields.get(12)?.parse().ok()?;
+    Some((user + system) / TICKS_PER_SEC)
+}
+
+fn processes() -> Vec<(u32, String, String)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let base = Path::new("/proc").join(pid.to_string());
+        let comm = std::fs::read_to_string(base.join("comm")).ok()?;
+        let cmdline = std::fs::read(base.join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        Some((pid, comm.trim().to_owned(), cmdline))
+    })
+    .collect()
+}
+
+/// The pid of a running `hookgate ... serve` other than this process.
+pub fn find_gateway() -> Option<u32> {
+    let me = std::process::id();
+    processes()
+        .into_iter()
+        .find(|(pid, comm, cmdline)| {
+            *pid != me && comm == "hookgate" && cmdline.split(' ').any(|a| a == "serve")
+        })
+        .map(|(pid, ..)| pid)
+}
+
+/// Whether a Postgres process counts for `database`: its backends, and the shared
+/// background processes (WAL writer, checkpointer, ...) that every commit pays for;
+/// not other databases' backends.
+fn serves(cmdline: &str, database: &str) -> bool {
+    let backend = ["127.0.0.1(", "::1(", "[local]", "autovacuum worker"]
+        .iter()
+        .any(|m| cmdline.contains(m));
+    !backend || cmdline.split(' ').any(|w| w == database)
+}
+
+/// CPU seconds so far of the gateway, Postgres (for `targets.database`) and RabbitMQ.
+pub fn sample(targets: &Targets) -> Sample {
+    let mut out = BTreeMap::new();
+    if let Some(s) = targets.gateway.and_then(process) {
+        out.insert("gateway", s);
+    }
+    let (mut postgres, mut rabbitmq) = (None::<f64>, None::<f64>);
+    for (pid, comm, cmdline) in processes() {
+        let slot = match comm.as_str() {
+            "postgres" if serves(&cmdline, &targets.database) => &mut postgres,
+            "beam.smp" => &mut rabbitmq,
+            _ => continue,
+        };
+        if let Some(s) = process(pid) {
+            *slot.get_or_insert(0.0) += s;
+        }
+    }
+    if let Some(s) = postgres {
+        out.insert("postgres", s);
+    }
+    if let Some(s) = rabbitmq {
+        out.insert("rabbitmq", s);
+    }
+    Sample(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_processes_are_attributed_by_database() {
+        let db = "hookgate_bench";
+        assert!(serves("postgres: 15/main: walwriter ", db));
+        assert!(serves(
+            "postgres: 15/main: postgres hookgate_bench 127.0.0.1(5000) idle",
+            db
+        ));
+        assert!(!serves(
+            "postgres: 15/main: postgres other 127.0.0.1(5000) idle",
+            db
+        ));
+        assert!(!serves("postgres: 15/main: autovacuum worker other", db));
+    }
+
+    #[test]
+    fn reads_own_cpu_time() {
+        assert!(process(std::process::id()).is_some());
+        assert!(this_thread() >= 0.0);
+    }
+}

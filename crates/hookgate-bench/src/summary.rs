@@ -1,0 +1,229 @@
+//! `hookgate bench summary`: the ratio table of `scripts/bench` from the JSON reports of
+//! one run (and wrk's text output), read into typed views so the compiler checks the
+//! field names the table relies on.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+use crate::drain::DrainReport;
+
+/// `bench summary` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct SummaryArgs {
+    /// Directory holding the run's reports (`scripts/bench` writes `target/bench`).
+    #[arg(long, default_value = "target/bench")]
+    pub dir: PathBuf,
+    /// Only print half the acknowledged rate of `max.json` (the open-loop rate).
+    #[arg(long)]
+    pub half_rate: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Report {
+    ceilings: Option<Ceilings>,
+    load: Option<Load>,
+    delivery: Option<Delivery>,
+    cpu: Option<Cpu>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Ceilings {
+    rabbitmq_confirmed_per_sec: f64,
+    postgres_rows_per_sec: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Load {
+    acked_per_sec: f64,
+    ack_latency_ms: Percentiles,
+    rate: Option<u64>,
+    generator_busy: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Percentiles {
+    p50: f64,
+    p99: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Delivery {
+    end_to_end_per_sec: f64,
+    outbox_depth_at_end: Option<i64>,
+    drain_seconds: Option<f64>,
+    missing: usize,
+    duplicated: u64,
+    ack_to_delivery_ms: Percentiles,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cpu {
+    us_per_request: BTreeMap<String, f64>,
+}
+
+/// wrk's figures: requests answered 2xx/3xx per second.
+fn wrk_acked_per_sec(text: &str) -> Option<f64> {
+    let mut requests = None;
+    let mut seconds = None;
+    let mut non_2xx = 0.0;
+    for line in text.lines().map(str::trim) {
+        if let Some((n, rest)) = line.split_once(" requests in ") {
+            requests = n.trim().parse::<f64>().ok();
+            seconds = rest.split('s').next().and_then(|s| s.parse::<f64>().ok());
+        } else if let Some(n) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            non_2xx = n.trim().parse().unwrap_or(0.0);
+        }
+    }
+    Some((requests? - non_2xx) / seconds?)
+}
+
+fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
+    let text = std::fs::read_to_string(dir.join(name)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Build the table of one run; `Ok(false)` when an acknowledged event went missing.
+pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
+    let dir = &args.dir;
+    if args.half_rate {
+        let max: Report = read(dir, "max.json").context("reading max.json")?;
+        let acked = max.load.context("max.json has no load")?.acked_per_sec;
+        println!("{}", ((acked / 2.0) as u64).max(1));
+        return Ok(true);
+    }
+    let ceilings: Report = read(dir, "ceilings.json").context("reading ceilings.json")?;
+    let c = ceilings.ceilings.context("ceilings.json has no ceilings")?;
+    let ceiling = c.rabbitmq_confirmed_per_sec;
+    let mut out = String::new();
+    let mut row = |name: &str, value: String, note: String| {
+        let _ = writeln!(out, "{name:<52} {value:>14}  {note}");
+    };
+    row(
+        "raw RabbitMQ confirmed publishes/s",
+        format!("{ceiling:.0}"),
+        "= 1.00".into(),
+    );
+    row(
+        "raw Postgres batched rows/s",
+        format!("{:.0}", c.postgres_rows_per_sec),
+        String::new(),
+    );
+    let mut missing = 0;
+    let mut runs = Vec::new();
+    for (file, label) in [
+        ("base.json", "seed relay (main), closed loop 64"),
+        ("max.json", "closed loop 64"),
+        ("sustain.json", "sustained closed loop 64"),
+        ("half.json", "open loop at half the maximum"),
+        (
+            "idle.json",
+            "idle, 1M+ stored events, stats taken in a backlog",
+        ),
+    ] {
+        let Some(r) = read::<Report>(dir, file) else {
+            continue;
+        };
+        runs.push((label, r));
+    }
+    for (label, r) in &runs {
+        let (Some(l), Some(d)) = (&r.load, &r.delivery) else {
+            continue;
+        };
+        missing += d.missing;
+        row(
+            &format!("{label}: acknowledged/s"),
+            format!("{:.0}", l.acked_per_sec),
+            format!("{:.2}x ceiling", l.acked_per_sec / ceiling),
+        );
+        row(
+            &format!("{label}: end to end/s (queued during load)"),
+            format!("{:.0}", d.end_to_end_per_sec),
+            format!("{:.2}x ceiling", d.end_to_end_per_sec / ceiling),
+        );
+        row(
+            &format!("{label}: outbox depth at end / drain"),
+            format!(
+                "{} / {}",
+                d.outbox_depth_at_end.map_or("?".into(), |n| n.to_string()),
+                d.drain_seconds.map_or("-".into(), |s| format!("{s:.2}s"))
+            ),
+            format!("missing {} duplicated {}", d.missing, d.duplicated),
+        );
+        row(
+            &format!("{label}: ack p50/p99 ms"),
+            format!("{:.1} / {:.1}", l.ack_latency_ms.p50, l.ack_latency_ms.p99),
+            l.rate.map(|r| format!("at {r}/s")).unwrap_or_default(),
+        );
+        row(
+            &format!("{label}: ack->delivered p50/p99 ms"),
+            format!(
+                "{:.1} / {:.1}",
+                d.ack_to_delivery_ms.p50, d.ack_to_delivery_ms.p99
+            ),
+            String::new(),
+        );
+        if let Some(cpu) = &r.cpu {
+            let us: Vec<String> = cpu
+                .us_per_request
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.1}"))
+                .collect();
+            row(
+                &format!("{label}: CPU us/event"),
+                String::new(),
+                us.join(", "),
+            );
+        }
+        row(
+            &format!("{label}: generator busy"),
+            format!("{:.2}", l.generator_busy),
+            r.warnings.join("; "),
+        );
+    }
+    if let (Some(text), Some((_, max))) = (
+        std::fs::read_to_string(dir.join("wrk.txt")).ok(),
+        runs.iter().find(|(l, _)| *l == "closed loop 64"),
+    ) && let (Some(wrk), Some(l)) = (wrk_acked_per_sec(&text), &max.load)
+    {
+        row(
+            "wrk (same corpus shape, same gateway): acknowledged/s",
+            format!("{wrk:.0}"),
+            format!("bench / wrk = {:.2}", l.acked_per_sec / wrk),
+        );
+    }
+    if let Some(d) = read::<DrainReport>(dir, "drain.json") {
+        row(
+            "backlog drain after a broker outage, rows/s",
+            format!("{:.0}", d.rows_per_sec),
+            format!(
+                "{:.2}x ceiling ({} rows, {} left)",
+                d.rows_per_sec / ceiling,
+                d.backlog,
+                d.left
+            ),
+        );
+    }
+    print!("{out}");
+    Ok(missing == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_wrk_output() {
+        let text = "  2 threads and 64 connections\n  65083 requests in 10.05s, 11.10MB read\n  Non-2xx or 3xx responses: 83\nRequests/sec:   6474.81\n";
+        let rate = wrk_acked_per_sec(text).expect("parsed");
+        assert!((rate - 6467.66).abs() < 0.1, "{rate}");
+    }
+}
