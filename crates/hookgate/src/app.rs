@@ -33,8 +33,9 @@ use crate::{
 /// hostile client must not keep it much longer. Not shorter: actix computes the deadline
 /// from its cached clock, refreshed every 500 ms, and a deadline that is already past when
 /// the timer is set only fires at the client's next byte (measured: a 100 ms setting
-/// closed trickling connections up to a full trickle interval late).
-const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(750);
+/// closed trickling connections up to a full trickle interval late). 600 ms keeps the
+/// deadline at least 100 ms ahead of a stale clock.
+const CLIENT_DISCONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(600);
 
 /// Longest wait for each background stage at shutdown.
 const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
