@@ -1,5 +1,6 @@
-//! The hot-path insert: one statement stores a batch of verified events (dedup key,
-//! payload) and queues each new one in the outbox.
+//! The hot-path insert: one statement stores a batch of verified events (dedup keys in
+//! `event_keys`, metadata in `event_records`, body in `event_payloads`) and queues each new
+//! one in the outbox.
 
 use std::{collections::HashSet, sync::Arc};
 
@@ -42,13 +43,42 @@ pub async fn insert_batch(
     let bodies: Vec<&[u8]> = events.iter().map(|e| e.body.as_ref()).collect();
     let received: Vec<i64> = events.iter().map(|e| e.received_us).collect();
     sqlx::query_as::<_, (String, String)>(
-        "WITH new AS (
-             INSERT INTO events (provider, event_id, event_type, content_type, body, received_at)
-             SELECT p, i, t, c, b, to_timestamp(r::float8 / 1000000)
+        // Dedup (see migrations/0004): each key goes into the current key bucket and the
+        // next one; an event is new only if both rows were inserted. A copy within the
+        // window meets a key in its own bucket; two racing copies on either side of a
+        // bucket boundary meet in the later one, where the unique index makes the second
+        // wait for the first. Keys are inserted sorted, so concurrent batches (several
+        // writer tasks, several gateways) take their index locks in one order: no deadlock.
+        // The id carries the database clock (event_pk_at), which picks the partitions of
+        // event_records and event_payloads.
+        "WITH pair AS (
+             SELECT current_bucket, next_bucket FROM key_bucket_pair(statement_timestamp())
+         ), input AS (
+             SELECT p, i, t, c, b, r
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[])
                   AS input(p, i, t, c, b, r)
-             ON CONFLICT (provider, event_id) DO NOTHING
+         ), keys AS (
+             INSERT INTO event_keys (provider, event_id, bucket)
+             SELECT input.p, input.i, k.bucket
+             FROM input, pair,
+                  LATERAL (VALUES (pair.current_bucket), (pair.next_bucket)) AS k(bucket)
+             ORDER BY input.p, input.i, k.bucket
+             ON CONFLICT DO NOTHING
+             RETURNING provider, event_id
+         ), fresh AS (
+             SELECT provider, event_id FROM keys
+             GROUP BY provider, event_id HAVING count(*) = 2
+         ), new AS (
+             INSERT INTO event_records
+                 (id, provider, event_id, event_type, content_type, received_at)
+             SELECT event_pk_at(statement_timestamp()), input.p, input.i, input.t, input.c,
+                    to_timestamp(input.r::float8 / 1000000)
+             FROM input JOIN fresh ON fresh.provider = input.p AND fresh.event_id = input.i
              RETURNING id, provider, event_id
+         ), payloads AS (
+             INSERT INTO event_payloads (id, body)
+             SELECT new.id, input.b
+             FROM new JOIN input ON input.p = new.provider AND input.i = new.event_id
          ), queued AS (
              INSERT INTO outbox (event_pk) SELECT id FROM new
          )
