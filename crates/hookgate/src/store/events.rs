@@ -5,7 +5,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use actix_web::web::Bytes;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 
 /// A verified event on its way into the table.
 #[derive(Debug, Clone)]
@@ -35,6 +35,17 @@ pub async fn insert_batch(
     pool: &PgPool,
     events: &[&NewEvent],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    insert_batch_at(pool, events, None).await
+}
+
+/// [`insert_batch`] on any executor (a transaction in tests), as of database time
+/// `at_us` (unix microseconds; `None` is the statement's own time). The time picks the key
+/// buckets and the partitions, so tests can place events on either side of a boundary.
+pub async fn insert_batch_at<'c, E: PgExecutor<'c>>(
+    executor: E,
+    events: &[&NewEvent],
+    at_us: Option<i64>,
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
     let providers: Vec<&str> = events.iter().map(|e| &*e.provider).collect();
     let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
@@ -51,8 +62,10 @@ pub async fn insert_batch(
         // writer tasks, several gateways) take their index locks in one order: no deadlock.
         // The id carries the database clock (event_pk_at), which picks the partitions of
         // event_records and event_payloads.
-        "WITH pair AS (
-             SELECT current_bucket, next_bucket FROM key_bucket_pair(statement_timestamp())
+        "WITH clock AS (
+             SELECT coalesce(to_timestamp($7::float8 / 1000000), statement_timestamp()) AS at
+         ), pair AS (
+             SELECT current_bucket, next_bucket FROM clock, key_bucket_pair(clock.at)
          ), input AS (
              SELECT p, i, t, c, b, r
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[])
@@ -71,9 +84,10 @@ pub async fn insert_batch(
          ), new AS (
              INSERT INTO event_records
                  (id, provider, event_id, event_type, content_type, received_at)
-             SELECT event_pk_at(statement_timestamp()), input.p, input.i, input.t, input.c,
+             SELECT event_pk_at(clock.at), input.p, input.i, input.t, input.c,
                     to_timestamp(input.r::float8 / 1000000)
-             FROM input JOIN fresh ON fresh.provider = input.p AND fresh.event_id = input.i
+             FROM clock, input
+             JOIN fresh ON fresh.provider = input.p AND fresh.event_id = input.i
              RETURNING id, provider, event_id
          ), payloads AS (
              INSERT INTO event_payloads (id, body)
@@ -90,7 +104,8 @@ pub async fn insert_batch(
     .bind(content_types)
     .bind(bodies)
     .bind(received)
-    .fetch_all(pool)
+    .bind(at_us)
+    .fetch_all(executor)
     .await
     .map(|rows| rows.into_iter().collect())
 }

@@ -13,3 +13,4 @@ mod log_audit;
 mod proxy;
 mod reload;
 mod slow_clients;
+mod storage;
