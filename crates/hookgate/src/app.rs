@@ -107,6 +107,14 @@ impl Application {
         if options.migrate {
             db::migrate(&pool).await?;
         }
+        // Inserts need the partitions of the current time: create them before serving. With
+        // the database down, the retention task creates them once it is back.
+        if let Err(e) = retention::prepare(&pool, &config.retention).await {
+            if options.migrate {
+                return Err(e).context("creating partitions");
+            }
+            tracing::warn!(error = %e, "cannot create partitions yet; will retry");
+        }
         let config = Arc::new(config);
         let metrics = Metrics::new();
         let broker = BrokerState::default();
@@ -132,6 +140,7 @@ impl Application {
         let retention_task = tokio::spawn(retention::run(
             pool.clone(),
             config.retention.clone(),
+            metrics.clone(),
             shutdown.child_token(),
         ));
 

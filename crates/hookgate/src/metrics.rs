@@ -25,6 +25,13 @@ pub struct RequestLabels {
     pub outcome: String,
 }
 
+/// Labels of the per-table retention series.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    /// `event_keys`, `event_records` or `event_payloads`.
+    pub table: String,
+}
+
 /// All series. Cheap to clone (every metric is an `Arc` inside).
 #[derive(Clone)]
 pub struct Metrics {
@@ -62,6 +69,18 @@ pub struct Metrics {
     pub swept: Counter,
     /// Outbox rows whose delete after a confirm failed (republished after their lease).
     pub delete_failures: Counter,
+    /// Partitions dropped by retention, by table.
+    pub retention_partitions_dropped: Family<TableLabels, Counter>,
+    /// Rows expired with them (estimated from the partitions' statistics), by table.
+    pub retention_rows_expired: Family<TableLabels, Counter>,
+    /// Seconds per retention pass (creating ahead and dropping).
+    pub retention_pass: Histogram,
+    /// Age of the oldest stored event, seconds (after the last pass).
+    pub retention_oldest_age: Gauge,
+    /// Expired partitions kept because they hold events the broker has not taken yet.
+    pub retention_held: Gauge,
+    /// Retention passes that failed (retried).
+    pub retention_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -160,6 +179,42 @@ impl Metrics {
             "Confirmed events whose outbox row could not be deleted (republished later)",
             delete_failures.clone(),
         );
+        let retention_partitions_dropped = Family::<TableLabels, Counter>::default();
+        registry.register(
+            "retention_partitions_dropped",
+            "Partitions dropped by retention",
+            retention_partitions_dropped.clone(),
+        );
+        let retention_rows_expired = Family::<TableLabels, Counter>::default();
+        registry.register(
+            "retention_rows_expired",
+            "Rows expired with dropped partitions (estimated)",
+            retention_rows_expired.clone(),
+        );
+        let retention_pass = seconds();
+        registry.register(
+            "retention_pass_seconds",
+            "Retention pass duration",
+            retention_pass.clone(),
+        );
+        let retention_oldest_age = Gauge::default();
+        registry.register(
+            "retention_oldest_event_age_seconds",
+            "Age of the oldest stored event",
+            retention_oldest_age.clone(),
+        );
+        let retention_held = Gauge::default();
+        registry.register(
+            "retention_partitions_held",
+            "Expired partitions kept for unpublished events",
+            retention_held.clone(),
+        );
+        let retention_errors = Counter::default();
+        registry.register(
+            "retention_errors",
+            "Failed retention passes",
+            retention_errors.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -178,6 +233,12 @@ impl Metrics {
             handoff_skipped,
             swept,
             delete_failures,
+            retention_partitions_dropped,
+            retention_rows_expired,
+            retention_pass,
+            retention_oldest_age,
+            retention_held,
+            retention_errors,
         }
     }
 
@@ -195,6 +256,19 @@ impl Metrics {
     /// The ack histogram's cumulative (sum of seconds, count).
     pub fn ack_totals(&self) -> (f64, u64) {
         (self.ack_latency.sum(), self.ack_latency.count())
+    }
+
+    /// Count `partitions` of `table` dropped with about `rows` rows.
+    pub fn partitions_dropped(&self, table: &str, partitions: u32, rows: u64) {
+        let labels = TableLabels {
+            table: table.into(),
+        };
+        self.retention_partitions_dropped
+            .get_or_create(&labels)
+            .inc_by(u64::from(partitions));
+        self.retention_rows_expired
+            .get_or_create(&labels)
+            .inc_by(rows);
     }
 
     /// The text exposition format.

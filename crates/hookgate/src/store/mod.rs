@@ -1,16 +1,19 @@
-//! Every SQL statement, by concern. The tables are `events` (dedup key and payload, unique
-//! on `(provider, event_id)`) and `outbox` (one row per event not yet confirmed by the
-//! broker); see `migrations/`.
+//! Every SQL statement, by concern. The tables are `event_keys` (dedup keys, partitioned by
+//! key bucket), `event_records` and `event_payloads` (metadata and bodies, partitioned by
+//! time), the view `events` over those two, and `outbox` (one row per event not yet
+//! confirmed by the broker); see `migrations/`.
 //!
 //! - [`events`]: the writer's group-committed insert (hot path).
 //! - [`outbox`]: the relay's recovery sweep (claim by lease), the batched deletes after
 //!   confirms, defers of returned and nacked rows, and the backlog figures.
-//! - [`retention`]: purging expired keys and payloads.
+//! - [`partitions`]: creating partitions ahead and retiring expired ones.
+//! - [`retention`]: retention's checks on the outbox (unpublished events hold a partition).
 //! - [`admin`]: listings, lookups and replays for operators.
 
 pub mod admin;
 pub mod events;
 pub mod outbox;
+pub mod partitions;
 pub mod retention;
 
 pub use admin::{EventFilter, EventSummary, ReplayCount};

@@ -1,44 +1,40 @@
-//! Retention statements: delete expired event keys and drop expired payloads, a bounded
-//! batch per statement.
+//! Retention's statements on the `outbox`: whether an expired partition still holds events
+//! the broker has not taken, and giving up on the returned (unroutable) ones whose
+//! partition goes. Each is one range scan of the outbox's primary key (ids carry their
+//! partition's time), so its cost follows the outbox backlog, never the event tables.
 
-use std::time::Duration;
+use sqlx::PgConnection;
 
-use sqlx::PgPool;
-
-/// Delete up to `limit` event keys older than `age`. Unpublished rows are kept unless the
-/// broker returned them (no queue wanted them), so a long broker outage loses nothing.
-pub async fn purge_events(pool: &PgPool, age: Duration, limit: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "WITH doomed AS (
-             SELECT e.id FROM events e LEFT JOIN outbox o ON o.event_pk = e.id
-             WHERE e.received_at < now() - make_interval(secs => $1)
-               AND (o.event_pk IS NULL OR o.returns > 0)
-             LIMIT $2
-         ), unqueued AS (
-             DELETE FROM outbox WHERE event_pk IN (SELECT id FROM doomed)
-         )
-         DELETE FROM events WHERE id IN (SELECT id FROM doomed)",
+/// Whether ids in `[lower, upper)` have outbox rows the relay still has to publish (not
+/// returned by the broker): their partition must not be dropped yet, whatever its age, so
+/// a broker outage longer than the window loses nothing.
+pub async fn holds_unpublished(
+    conn: &mut PgConnection,
+    lower: i64,
+    upper: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM outbox
+                        WHERE event_pk >= $1 AND event_pk < $2 AND returns = 0)",
     )
-    .bind(age.as_secs_f64())
-    .bind(limit)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
+    .bind(lower)
+    .bind(upper)
+    .fetch_one(conn)
+    .await
 }
 
-/// Clear up to `limit` bodies of published events older than `age`.
-pub async fn drop_payloads(pool: &PgPool, age: Duration, limit: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE events SET body = NULL WHERE id IN (
-             SELECT e.id FROM events e
-             WHERE e.received_at < now() - make_interval(secs => $1)
-               AND e.body IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_pk = e.id)
-             LIMIT $2)",
-    )
-    .bind(age.as_secs_f64())
-    .bind(limit)
-    .execute(pool)
-    .await?;
+/// Delete the outbox rows of ids in `[lower, upper)` that the broker returned as
+/// unroutable: their partition is going, and no queue wanted them within the window.
+pub async fn forget_returned(
+    conn: &mut PgConnection,
+    lower: i64,
+    upper: i64,
+) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("DELETE FROM outbox WHERE event_pk >= $1 AND event_pk < $2 AND returns > 0")
+            .bind(lower)
+            .bind(upper)
+            .execute(conn)
+            .await?;
     Ok(done.rows_affected())
 }

@@ -248,7 +248,7 @@ async fn full_writer_queue_is_503() {
     let waiting = async {
         // Wait until the first event's INSERT is blocked on the lock.
         eventually(Duration::from_secs(10), || async {
-            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH new AS%INSERT INTO events%'")
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO event_keys%'")
                 .fetch_one(&app.db.pool)
                 .await
                 .expect("activity")

@@ -16,3 +16,4 @@ mod proxy;
 mod relay;
 mod reload;
 mod slow_clients;
+mod storage;

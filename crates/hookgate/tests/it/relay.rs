@@ -61,16 +61,20 @@ async fn rows_whose_lease_expired_are_republished_by_the_sweep() {
     broker_up(&app).await;
     // What a gateway that crashed between commit and confirm leaves behind: an event
     // whose outbox row was leased to its in-memory path, and the lease has ended.
-    sqlx::query(
-        "WITH e AS (
-             INSERT INTO events (provider, event_id, event_type, content_type, body, received_at)
-             VALUES ('groq', 'evt_orphaned', 'crash.left', 'application/json', '{}', now())
-             RETURNING id)
-         INSERT INTO outbox (event_pk, next_attempt_at) SELECT id, now() - interval '1 second' FROM e",
-    )
-    .execute(&app.db.pool)
-    .await
-    .expect("insert");
+    // A zero lease makes the outbox row due at once, as an expired one is.
+    let orphan = hookgate::store::NewEvent {
+        provider: "groq".into(),
+        event_id: "evt_orphaned".into(),
+        event_type: "crash.left".into(),
+        content_type: Some("application/json".into()),
+        body: actix_web::web::Bytes::from_static(b"{}"),
+        received_us: hookgate::unix_now() * 1_000_000,
+    };
+    let stored =
+        hookgate::store::events::insert_batch(&app.db.pool, &[&orphan], std::time::Duration::ZERO)
+            .await
+            .expect("insert");
+    assert_eq!(stored.len(), 1);
     app.drained().await;
     assert_eq!(message_ids(&inbox.take_all().await), vec!["evt_orphaned"]);
     assert!(counter(&app, "hookgate_relay_swept_total") >= 1);
