@@ -5,7 +5,6 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Args;
 use futures_util::StreamExt;
-use lapin::{options::BasicConsumeOptions, types::FieldTable};
 
 /// `bench audit` arguments.
 #[derive(Debug, Clone, Args)]
@@ -25,17 +24,7 @@ pub struct AuditArgs {
 pub async fn run(amqp_url: &str, args: &AuditArgs) -> anyhow::Result<usize> {
     let connection = hookgate::broker::connect(amqp_url).await?;
     let channel = connection.create_channel().await?;
-    let mut consumer = channel
-        .basic_consume(
-            args.queue.as_str().into(),
-            "hookgate-audit".into(),
-            BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+    let mut consumer = crate::consume(&channel, &args.queue, "hookgate-audit").await?;
     let mut ids = Vec::new();
     while let Ok(Some(delivery)) = tokio::time::timeout(args.idle, consumer.next()).await {
         let delivery = delivery?;

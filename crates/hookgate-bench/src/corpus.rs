@@ -35,6 +35,10 @@ pub struct Spec<'a> {
     pub duplicates: f64,
     /// Threads to sign on.
     pub threads: usize,
+    /// Open loop at this rate: request `n` is signed for its due time, `n / rate` seconds
+    /// after signing starts, so a run longer than the provider's tolerance (a soak) stays
+    /// valid to its end. `None`: every request is signed for now.
+    pub rate: Option<u64>,
 }
 
 /// splitmix64: a cheap, well-mixed hash for choosing duplicates reproducibly.
@@ -72,7 +76,8 @@ impl Corpus {
                         (start..end)
                             .map(|n| {
                                 let event = event_number(n as u64, spec.duplicates);
-                                (event, request(spec, path, event, now))
+                                let due = spec.rate.map_or(0, |r| n as u64 / r.max(1)) as i64;
+                                (event, request(spec, path, event, now + due))
                             })
                             .collect::<Vec<_>>()
                     })

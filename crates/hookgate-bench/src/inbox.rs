@@ -1,4 +1,4 @@
-//! The bench's own queue: bound to the exchange before the load starts, it records when
+//! The bench's own (durable) queue: bound to the exchange before the load starts, it records when
 //! each event of this run arrives, so the end of the run can say what was delivered while
 //! the load ran and how long the rest took. It runs on the calling (main) thread, never on
 //! the load threads.
@@ -15,8 +15,8 @@ use hdrhistogram::Histogram;
 use hookgate_core::config::AmqpConfig;
 use lapin::{
     Connection, ExchangeKind,
-    options::{BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions},
-    types::FieldTable,
+    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions},
+    types::{AMQPValue, FieldTable},
 };
 use serde::Serialize;
 
@@ -27,7 +27,8 @@ pub type Arrivals = Rc<RefCell<HashMap<u64, (Instant, u32)>>>;
 
 /// A consumer on an exclusive queue bound with `#`.
 pub struct Inbox {
-    _connection: Connection,
+    connection: Connection,
+    queue: String,
     arrivals: Arrivals,
     /// Event IDs of this run start with this.
     pub prefix: String,
@@ -57,9 +58,25 @@ pub struct DeliveryReport {
     pub ack_to_delivery_ms: Percentiles,
 }
 
+/// Queue arguments: delete the queue once unused for `after`.
+fn expires_unused(after: Duration) -> FieldTable {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-expires".into(),
+        AMQPValue::LongInt(after.as_millis() as i32),
+    );
+    args
+}
+
 impl Inbox {
-    /// Declare the exchange (as the gateway does), bind a fresh exclusive queue, consume
-    /// the events whose ID starts with `prefix` (then a decimal event number).
+    /// Declare the exchange (as the gateway does), bind a fresh queue, consume the events
+    /// whose ID starts with `prefix` (then a decimal event number).
+    ///
+    /// The queue is durable, like the raw ceiling's and the one a production consumer
+    /// would use: with a transient queue the broker skips the disk for the gateway's
+    /// messages but not for the ceiling's, and the ratio flatters the gateway. It expires
+    /// a minute after the bench stops using it (`x-expires`), should the bench die before
+    /// [`Inbox::delete`].
     pub async fn bind(amqp: &AmqpConfig, prefix: &str) -> anyhow::Result<Self> {
         let connection = hookgate::broker::connect(&amqp.url).await?;
         let channel = connection.create_channel().await?;
@@ -80,11 +97,10 @@ impl Inbox {
             .queue_declare(
                 queue.as_str().into(),
                 QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
+                    durable: true,
                     ..Default::default()
                 },
-                FieldTable::default(),
+                expires_unused(Duration::from_secs(60)),
             )
             .await?;
         channel
@@ -96,17 +112,7 @@ impl Inbox {
                 FieldTable::default(),
             )
             .await?;
-        let mut consumer = channel
-            .basic_consume(
-                queue.as_str().into(),
-                "hookgate-bench".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        let mut consumer = crate::consume(&channel, &queue, "hookgate-bench").await?;
         let arrivals: Arrivals = Rc::default();
         let (seen, prefix_) = (arrivals.clone(), prefix.clone());
         actix_web::rt::spawn(async move {
@@ -126,15 +132,55 @@ impl Inbox {
             }
         });
         Ok(Self {
-            _connection: connection,
+            connection,
+            queue,
             arrivals,
             prefix,
         })
     }
 
+    /// Delete the queue (after [`Inbox::settle`]) and close the connection.
+    pub async fn delete(self) {
+        if let Ok(channel) = self.connection.create_channel().await {
+            let _ = channel
+                .queue_delete(self.queue.as_str().into(), QueueDeleteOptions::default())
+                .await;
+        }
+        let _ = self.connection.close(200, "bench done".into()).await;
+    }
+
     /// Distinct events of this run that have arrived so far.
     pub fn delivered(&self) -> usize {
         self.arrivals.borrow().len()
+    }
+
+    /// Ack -> delivered latency per `window` of the load, by the time of the 200 answer,
+    /// in at most `count` windows (a later answer counts in the last one). For soaks; call
+    /// after [`Inbox::settle`]. Events that never arrived are left out (`settle` counts
+    /// them as missing).
+    pub fn latency_by_window(
+        &self,
+        load: &LoadReport,
+        window: Duration,
+        count: usize,
+    ) -> Vec<Percentiles> {
+        let arrivals = self.arrivals.borrow();
+        let mut windows: Vec<Histogram<u64>> = Vec::new();
+        for (id, acked_at) in &load.acked {
+            let Some((at, _)) = arrivals.get(id) else {
+                continue;
+            };
+            let since = acked_at
+                .saturating_duration_since(load.started)
+                .as_secs_f64();
+            let i = ((since / window.as_secs_f64()) as usize).min(count.max(1) - 1);
+            if windows.len() <= i {
+                windows.resize_with(i + 1, || Histogram::new(3).expect("histogram"));
+            }
+            let us = at.saturating_duration_since(*acked_at).as_micros() as u64;
+            let _ = windows[i].record(us.max(1));
+        }
+        windows.iter().map(Percentiles::from_us).collect()
     }
 
     /// Wait until every acknowledged event arrived (or `timeout` without progress), then

@@ -10,7 +10,7 @@
 //! - [`load`]: closed loop (N connections, as fast as answered) and open loop (fixed rate,
 //!   latency from the scheduled send time so a stall is not hidden), on `--threads` OS
 //!   threads with a runtime each.
-//! - [`inbox`]: a queue bound to the exchange before the run, consumed on the main thread;
+//! - [`inbox`]: a durable queue bound to the exchange before the run, consumed on the main thread;
 //!   what arrived while the load ran (end to end), then everything answered 200 must
 //!   arrive (count, missing, duplicates, drain time, ack -> delivered latency).
 //! - [`procstat`]: CPU per event of the gateway, Postgres, RabbitMQ and the generator.
@@ -20,15 +20,21 @@
 //!   loss check of `scripts/chaos`).
 //! - [`drain`]: `hookgate bench drain`, timing how fast an outbox backlog empties.
 //! - [`summary`]: `hookgate bench summary`, the ratio table of `scripts/bench`.
+//! - [`soak`]: `hookgate bench soak`, minutes at a fixed rate with the database's
+//!   footprint sampled and latency per window (the storage criteria of `scripts/soak`).
+//! - [`expiry`]: `hookgate bench expiry`, the cost of one retention pass over a table
+//!   pre-filled with millions of rows.
 
 pub mod audit;
 pub mod ceilings;
 pub mod client;
 pub mod corpus;
 pub mod drain;
+pub mod expiry;
 pub mod inbox;
 pub mod load;
 pub mod procstat;
+pub mod soak;
 pub mod summary;
 
 use std::{
@@ -67,6 +73,10 @@ pub enum BenchTool {
     Drain(drain::DrainArgs),
     /// Print the ratio table of a `scripts/bench` run.
     Summary(summary::SummaryArgs),
+    /// Sustained load at a fixed rate, sampling the database's size and latency per window.
+    Soak(soak::SoakArgs),
+    /// Time one retention pass over a pre-filled table (needs an empty database).
+    Expiry(expiry::ExpiryArgs),
 }
 
 /// Run `command`; `Ok(false)` when acknowledged events were not delivered.
@@ -87,6 +97,12 @@ pub async fn main(
             Ok(report.left == 0)
         }
         Some(BenchTool::Summary(args)) => summary::run(args),
+        Some(BenchTool::Soak(args)) => Ok(soak::run(config, registry, args).await?.checks.passed),
+        Some(BenchTool::Expiry(args)) => {
+            let report = expiry::run(config, args).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(true)
+        }
         None => {
             let report = run(config, registry, &command.load).await?;
             let lost = report.delivery.map(|d| d.missing).unwrap_or(0);
@@ -171,6 +187,17 @@ pub struct Percentiles {
 }
 
 impl Percentiles {
+    /// No samples.
+    pub fn empty() -> Self {
+        Self {
+            count: 0,
+            p50: 0.0,
+            p90: 0.0,
+            p99: 0.0,
+            max: 0.0,
+        }
+    }
+
     /// From a histogram of microseconds.
     pub fn from_us(h: &Histogram<u64>) -> Self {
         let ms = |v: u64| v as f64 / 1000.0;
@@ -212,8 +239,8 @@ pub struct Report {
 }
 
 /// The gateway's address from `--url` or `server.listen`.
-fn gateway_addr(config: &Config, args: &BenchArgs) -> anyhow::Result<(String, SocketAddr)> {
-    let host = match &args.url {
+fn gateway_addr(config: &Config, url: Option<&str>) -> anyhow::Result<(String, SocketAddr)> {
+    let host = match url {
         Some(url) => url
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -275,23 +302,15 @@ async fn measure_gateway(
     args: &BenchArgs,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let provider = registry
-        .get(&args.provider)
-        .ok_or_else(|| anyhow::anyhow!("no provider named {:?} in the config", args.provider))?
-        .clone();
-    let (host, addr) = gateway_addr(config, args)?;
-    let threads = args.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let provider = provider(registry, &args.provider)?;
+    let (host, addr) = gateway_addr(config, args.url.as_deref())?;
+    let threads = args.threads.unwrap_or_else(cores);
     let prefix = format!("bench_{}_", hookgate_core::sign::unique_event_id());
     let count = match args.rate {
         Some(rate) => (rate as f64 * args.duration.as_secs_f64()) as usize,
         None => (args.corpus_rate as f64 * args.duration.as_secs_f64()) as usize,
     };
-    let signing = Instant::now();
-    let corpus = Arc::new(corpus::Corpus::build(&corpus::Spec {
+    let corpus = sign(&corpus::Spec {
         provider: &provider,
         host: &host,
         prefix: &prefix,
@@ -299,12 +318,8 @@ async fn measure_gateway(
         body_size: args.body_size,
         duplicates: args.duplicates.clamp(0.0, 1.0),
         threads,
-    }));
-    eprintln!(
-        "signed {} requests in {:.1}s",
-        corpus.requests.len(),
-        signing.elapsed().as_secs_f64()
-    );
+        rate: args.rate,
+    });
     if let Some(path) = &args.write_corpus {
         corpus
             .write(path)
@@ -338,6 +353,7 @@ async fn measure_gateway(
             threads,
             duration: args.duration,
             rate: args.rate,
+            window: None,
         },
     )
     .await?;
@@ -354,6 +370,7 @@ async fn measure_gateway(
     }
     if let Some(inbox) = inbox {
         report.delivery = Some(inbox.settle(&load, args.drain_timeout, depth).await);
+        inbox.delete().await;
     }
     let used = procstat::sample(&targets).since(&cpu_before);
     let acked = (load.accepted + load.duplicate).max(1) as f64;
@@ -379,6 +396,54 @@ async fn measure_gateway(
     });
     report.load = Some(load);
     Ok(())
+}
+
+/// Consume `queue` without acknowledgements: the broker forgets each message once sent
+/// (the bench's queue, the ceiling's drain, the audit).
+async fn consume(
+    channel: &lapin::Channel,
+    queue: &str,
+    tag: &str,
+) -> lapin::Result<lapin::Consumer> {
+    channel
+        .basic_consume(
+            queue.into(),
+            tag.into(),
+            lapin::options::BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+}
+
+/// The provider named `name` in the config.
+fn provider(
+    registry: &ProviderRegistry,
+    name: &str,
+) -> anyhow::Result<Arc<hookgate_core::Provider>> {
+    registry
+        .get(name)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no provider named {name:?} in the config"))
+}
+
+/// One load thread per core by default.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Sign the corpus (before any timed phase), saying how long it took.
+fn sign(spec: &corpus::Spec<'_>) -> Arc<corpus::Corpus> {
+    let signing = Instant::now();
+    let corpus = Arc::new(corpus::Corpus::build(spec));
+    eprintln!(
+        "signed {} requests in {:.1}s",
+        corpus.requests.len(),
+        signing.elapsed().as_secs_f64()
+    );
+    corpus
 }
 
 /// Why the generator, not the gateway, may have set the pace.

@@ -33,6 +33,8 @@ pub struct Plan {
     pub duration: Duration,
     /// Open loop at this rate; `None`: closed loop.
     pub rate: Option<u64>,
+    /// Also keep ack latency per window of this length (by send time), for soaks.
+    pub window: Option<Duration>,
 }
 
 /// The gateway side of a run.
@@ -62,6 +64,9 @@ pub struct LoadReport {
     pub acked_per_sec: f64,
     /// Request (or scheduled) time to answer.
     pub ack_latency_ms: Percentiles,
+    /// The same per [`Plan::window`] of send time (empty without a window).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ack_latency_by_window_ms: Vec<Percentiles>,
     /// CPU the load threads used per request sent, microseconds.
     pub generator_cpu_us_per_request: f64,
     /// Share of the load threads' wall time they were on a CPU (1.0 = always busy).
@@ -97,6 +102,7 @@ struct ThreadReport {
     non_2xx: BTreeMap<u16, u64>,
     transport_errors: u64,
     latency: Histogram<u64>,
+    windows: Vec<Histogram<u64>>,
     acked: Vec<(usize, Instant)>,
     cpu_seconds: f64,
     wall_seconds: f64,
@@ -110,7 +116,8 @@ impl ThreadReport {
             duplicate: 0,
             non_2xx: BTreeMap::new(),
             transport_errors: 0,
-            latency: Histogram::new(3).expect("3 significant figures are valid"),
+            latency: histogram(),
+            windows: Vec::new(),
             acked: Vec::new(),
             cpu_seconds: 0.0,
             wall_seconds: 0.0,
@@ -126,10 +133,25 @@ impl ThreadReport {
         }
         self.transport_errors += other.transport_errors;
         let _ = self.latency.add(&other.latency);
+        for (i, window) in other.windows.iter().enumerate() {
+            let _ = self.window(i).add(window);
+        }
         self.acked.extend(other.acked);
         self.cpu_seconds += other.cpu_seconds;
         self.wall_seconds += other.wall_seconds;
     }
+
+    /// The histogram of window `i`, created (with those before it) on first use.
+    fn window(&mut self, i: usize) -> &mut Histogram<u64> {
+        if self.windows.len() <= i {
+            self.windows.resize_with(i + 1, histogram);
+        }
+        &mut self.windows[i]
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant figures are valid")
 }
 
 /// Drive the load described by `plan` with `corpus` and report it. Progress goes to
@@ -207,6 +229,7 @@ pub async fn run(corpus: Arc<Corpus>, plan: Plan) -> anyhow::Result<LoadReport> 
         seconds,
         acked_per_sec: (total.accepted + total.duplicate) as f64 / seconds,
         ack_latency_ms: Percentiles::from_us(&total.latency),
+        ack_latency_by_window_ms: total.windows.iter().map(Percentiles::from_us).collect(),
         generator_cpu_us_per_request: total.cpu_seconds * 1e6 / total.sent.max(1) as f64,
         generator_busy: total.cpu_seconds / total.wall_seconds.max(1e-9),
         corpus_exhausted: shared.exhausted.load(Ordering::Relaxed),
@@ -273,9 +296,15 @@ async fn connection_loop(shared: Arc<Shared>) -> ThreadReport {
         match connection.send(request).await {
             Ok(answer) => {
                 let done = Instant::now();
-                let _ = report
-                    .latency
-                    .record(done.duration_since(scheduled).as_micros() as u64);
+                let us = done.duration_since(scheduled).as_micros() as u64;
+                let _ = report.latency.record(us);
+                if let Some(window) = plan.window {
+                    // A request due at the very end (float rounding) counts in the last window.
+                    let last = (plan.duration.as_secs_f64() / window.as_secs_f64()).ceil() as usize;
+                    let i = scheduled.duration_since(shared.started).as_secs_f64()
+                        / window.as_secs_f64();
+                    let _ = report.window((i as usize).min(last.max(1) - 1)).record(us);
+                }
                 if answer.status == 200 {
                     if answer.duplicate {
                         report.duplicate += 1;

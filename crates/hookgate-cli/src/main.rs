@@ -45,7 +45,7 @@ enum Command {
     /// Republish stored events (within retention) through the outbox.
     Replay(replay::ReplayArgs),
     /// Signed load against a running gateway, with delivery check and raw ceilings.
-    Bench(hookgate_bench::BenchCommand),
+    Bench(Box<hookgate_bench::BenchCommand>),
     /// GET a URL and exit 0 on a 2xx answer (container health checks).
     Healthcheck(healthcheck::HealthcheckArgs),
     /// List every preset: name, aliases, scheme, signature header, handshake.

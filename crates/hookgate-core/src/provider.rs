@@ -248,6 +248,11 @@ impl ProviderRegistry {
         self.providers.values()
     }
 
+    /// Every provider's name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.iter().map(|p| p.name().to_string()).collect()
+    }
+
     /// Resolve every `[providers.<name>]` table against the built-in presets; `env`
     /// looks up secret variables.
     pub fn from_config(

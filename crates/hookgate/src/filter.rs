@@ -1,6 +1,6 @@
-//! Which stored events an operator means: the filter fields shared by the admin API and
-//! `hookgate replay`, and parsing the times they give (`1h` ago or an RFC 3339 instant)
-//! into a [`crate::store::EventFilter`].
+//! Which stored events an operator means: the filter fields shared by the admin API, the
+//! console and `hookgate replay`, and parsing the times they give (`1h` ago or an RFC 3339
+//! instant) into a [`crate::store::EventFilter`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -19,8 +19,9 @@ use std::{
     time::Duration,
 };
 
-use actix_web::web::Bytes;
 use tokio::sync::{Notify, mpsc};
+
+use crate::store::NewEvent;
 
 /// How long the recovery sweep leaves alone an outbox row whose event was handed over in
 /// memory (or claimed by a sweep): longer than any healthy publish and confirm, short
@@ -41,18 +42,8 @@ pub const BACKPRESSURE_WAIT: Duration = Duration::from_millis(250);
 pub struct Committed {
     /// `events.id` (= `outbox.event_pk`).
     pub pk: i64,
-    /// Provider name.
-    pub provider: Arc<str>,
-    /// Event ID.
-    pub event_id: String,
-    /// Event type.
-    pub event_type: String,
-    /// The request's Content-Type, if any.
-    pub content_type: Option<String>,
-    /// The exact bytes received.
-    pub body: Bytes,
-    /// Receive time, unix microseconds.
-    pub received_us: i64,
+    /// The event as it was stored.
+    pub event: NewEvent,
 }
 
 /// Events published together: one commit's new events, or one sweep's claim.

@@ -56,8 +56,13 @@ pub mod writer;
 
 /// Current unix time in seconds (the clock handed to the verifier).
 pub fn unix_now() -> i64 {
+    unix_now_us() / 1_000_000
+}
+
+/// Current unix time in microseconds (receive times, lags, pinned replay ranges).
+pub fn unix_now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
+        .map(|d| d.as_micros() as i64)
         .unwrap_or_default()
 }

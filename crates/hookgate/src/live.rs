@@ -57,7 +57,7 @@ impl LiveConfig {
     pub fn reload(&self) -> Result<Vec<String>, ReloadError> {
         let path = self.path.as_ref().ok_or(ReloadError::NoFile)?;
         let (config, registry) = config::load(path)?;
-        let names = registry.iter().map(|p| p.name().to_string()).collect();
+        let names = registry.names();
         let limits = Limits::new(&config.server, &registry);
         self.current.store(Arc::new(Snapshot { registry, limits }));
         Ok(names)

@@ -28,7 +28,7 @@ pub struct RequestLabels {
 /// Labels of the per-table retention series.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabels {
-    /// `event_keys`, `event_records` or `event_payloads`.
+    /// `event_keys`, `event_records`, `event_payloads` (or `outbox`, for storage bytes).
     pub table: String,
 }
 
@@ -81,6 +81,10 @@ pub struct Metrics {
     pub retention_held: Gauge,
     /// Retention passes that failed (retried).
     pub retention_errors: Counter,
+    /// Bytes on disk per table, all partitions (after the last retention pass).
+    pub storage_bytes: Family<TableLabels, Gauge>,
+    /// Times a retention pass vacuumed the outbox.
+    pub outbox_vacuums: Counter,
 }
 
 impl Default for Metrics {
@@ -215,6 +219,18 @@ impl Metrics {
             "Failed retention passes",
             retention_errors.clone(),
         );
+        let storage_bytes = Family::<TableLabels, Gauge>::default();
+        registry.register(
+            "storage_bytes",
+            "Bytes on disk per table, indexes and all partitions included",
+            storage_bytes.clone(),
+        );
+        let outbox_vacuums = Counter::default();
+        registry.register(
+            "outbox_vacuums",
+            "Times a retention pass vacuumed the outbox (dead rows over the threshold)",
+            outbox_vacuums.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             requests,
@@ -239,6 +255,8 @@ impl Metrics {
             retention_oldest_age,
             retention_held,
             retention_errors,
+            storage_bytes,
+            outbox_vacuums,
         }
     }
 

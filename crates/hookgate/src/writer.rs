@@ -214,15 +214,9 @@ async fn commit(
             continue;
         };
         stored[i] = true;
-        let event = &batch[i].event;
         handed.push(Committed {
             pk: *pk,
-            provider: event.provider.clone(),
-            event_id: event.event_id.clone(),
-            event_type: event.event_type.clone(),
-            content_type: event.content_type.clone(),
-            body: event.body.clone(),
-            received_us: event.received_us,
+            event: batch[i].event.clone(),
         });
     }
     drop(first_of);

@@ -7,7 +7,7 @@ use hookgate_core::{ProviderRegistry, config::Config};
 
 /// Print what was validated.
 pub fn run(config: &Config, registry: &ProviderRegistry) -> anyhow::Result<ExitCode> {
-    let names: Vec<_> = registry.iter().map(|p| p.name().to_string()).collect();
+    let names = registry.names();
     println!(
         "config OK: {} provider(s) [{}], exchange {:?}",
         names.len(),

@@ -75,7 +75,7 @@ pub fn run(
     }
     println!();
     let Some(provider) = registry.get(&args.provider) else {
-        let names: Vec<String> = registry.iter().map(|p| p.name().to_string()).collect();
+        let names = registry.names();
         line(
             Outcome::Fail,
             "provider",

@@ -7,10 +7,7 @@
 //!
 //! [`test_request`] is shared with `hookgate send`.
 
-use std::{
-    path::{Path, PathBuf},
-    process::ExitCode,
-};
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Context;
 use clap::Args;
@@ -21,28 +18,36 @@ use hookgate_core::{
 };
 use serde_json::json;
 
-/// `sign` arguments.
+/// What `sign` and `send` both take: which provider, and what to put in the request.
 #[derive(Debug, Args)]
-pub struct SignArgs {
+pub struct RequestArgs {
     /// Provider name (a `[providers.<name>]` table).
     #[arg(long)]
     pub provider: String,
     /// Body file; default: a generated event of `--type`.
     #[arg(long)]
     pub body: Option<PathBuf>,
-    /// Event type for the generated body and type headers.
-    #[arg(long = "type", default_value = "test.event")]
-    pub event_type: String,
     /// Event ID; default: a fresh unique one.
     #[arg(long)]
     pub id: Option<String>,
-    /// Gateway URL for the curl line; default: from `server.listen`.
+    /// Gateway URL; default: from `server.listen`.
     #[arg(long)]
     pub url: Option<String>,
     /// Private key (PEM: PKCS#8 Ed25519 or P-256, or SEC1 P-256) for asymmetric schemes
     /// (discord, sendgrid, standard-webhooks `v1a`).
     #[arg(long, value_name = "FILE")]
     pub private_key: Option<PathBuf>,
+}
+
+/// `sign` arguments.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Provider, body, ID, URL and key.
+    #[command(flatten)]
+    pub request: RequestArgs,
+    /// Event type for the generated body and type headers.
+    #[arg(long = "type", default_value = "test.event")]
+    pub event_type: String,
     /// Print `{"url", "headers", "body"}` as JSON instead of headers and a curl line.
     #[arg(long)]
     pub json: bool,
@@ -58,38 +63,25 @@ pub struct TestRequest {
     pub body: Vec<u8>,
 }
 
-/// What to sign.
-pub struct Spec<'a> {
-    /// Provider name.
-    pub provider: &'a str,
-    /// Event type.
-    pub event_type: &'a str,
-    /// Body file, else a generated body.
-    pub body: Option<&'a Path>,
-    /// Event ID, else a fresh one.
-    pub id: Option<String>,
-    /// Target URL, else from `server.listen`.
-    pub url: Option<String>,
-    /// Private key file for asymmetric schemes.
-    pub private_key: Option<&'a Path>,
-}
-
-/// Build a signed request for `spec.provider` (shared by `sign` and `send`).
+/// Build a signed request of `event_type` for `spec.provider` (shared by `sign` and
+/// `send`).
 pub fn test_request(
     config: &Config,
     registry: &ProviderRegistry,
-    spec: &Spec<'_>,
+    spec: &RequestArgs,
+    event_type: &str,
 ) -> anyhow::Result<TestRequest> {
     let p: &Provider = registry
-        .get(spec.provider)
+        .get(&spec.provider)
         .with_context(|| format!("no provider named {:?} in the config", spec.provider))?;
     let event_id = spec.id.clone().unwrap_or_else(unique_event_id);
-    let body = match spec.body {
+    let body = match spec.body.as_deref() {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => p.sample_body(&event_id, spec.event_type, 0),
+        None => p.sample_body(&event_id, event_type, 0),
     };
     let key = spec
         .private_key
+        .as_deref()
         .map(|path| -> anyhow::Result<SigningKey> {
             let pem = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
@@ -100,11 +92,11 @@ pub fn test_request(
         .sign_request(
             &body,
             &event_id,
-            spec.event_type,
+            event_type,
             hookgate::unix_now(),
             key.as_ref(),
         )
-        .with_context(|| match spec.private_key {
+        .with_context(|| match spec.private_key.as_deref() {
             None => format!(
                 "signing for {:?} (asymmetric schemes need --private-key FILE)",
                 spec.provider
@@ -121,7 +113,7 @@ pub fn test_request(
     let mut url = spec
         .url
         .clone()
-        .unwrap_or_else(|| default_url(&config.server.listen, spec.provider));
+        .unwrap_or_else(|| default_url(&config.server.listen, &spec.provider));
     if !signed.query.is_empty() {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str(&signed.query);
@@ -161,18 +153,7 @@ pub fn run(
     registry: &ProviderRegistry,
     args: &SignArgs,
 ) -> anyhow::Result<ExitCode> {
-    let req = test_request(
-        config,
-        registry,
-        &Spec {
-            provider: &args.provider,
-            event_type: &args.event_type,
-            body: args.body.as_deref(),
-            id: args.id.clone(),
-            url: args.url.clone(),
-            private_key: args.private_key.as_deref(),
-        },
-    )?;
+    let req = test_request(config, registry, &args.request, &args.event_type)?;
     if args.json {
         let body = String::from_utf8(req.body.clone());
         let out = json!({
@@ -193,11 +174,12 @@ pub fn run(
         curl.push_str(&format!(" -H {}", shell_quote(&format!("{name}: {value}"))));
     }
     let unchanged = args
+        .request
         .body
         .as_deref()
         .and_then(|path| std::fs::read(path).ok())
         .is_some_and(|original| original == req.body);
-    match &args.body {
+    match &args.request.body {
         Some(path) if unchanged => curl.push_str(&format!(
             " --data-binary @{}",
             shell_quote(&path.display().to_string())

@@ -5,7 +5,10 @@
 use serde::Deserialize;
 
 use super::{ConsoleError, html};
-use crate::{filter::parse_time, store::EventFilter};
+use crate::{
+    filter::{FilterParams, parse_time},
+    store::EventFilter,
+};
 
 /// Longest provider name accepted in a filter.
 const MAX_PROVIDER: usize = 64;
@@ -15,28 +18,12 @@ const MAX_TEXT: usize = 512;
 pub const PAGE: i64 = 50;
 const MAX_PAGE: i64 = 200;
 
-/// Filter fields as sent (all text, so that parsing errors are ours to word).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RawFilter {
-    /// Provider name.
-    pub provider: Option<String>,
-    /// Event type.
-    #[serde(rename = "type")]
-    pub event_type: Option<String>,
-    /// Event ID.
-    pub event_id: Option<String>,
-    /// Received at or after: a duration ago (`1h`) or an RFC 3339 time.
-    pub since: Option<String>,
-    /// Received before: a duration ago or an RFC 3339 time.
-    pub until: Option<String>,
-}
-
 /// `GET /console/events` query: the filter plus the page cursor and size.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct EventsQuery {
     /// The filter.
     #[serde(flatten)]
-    pub filter: RawFilter,
+    pub filter: FilterParams,
     /// Show events older than this cursor (the "Older" link's `<received µs>-<row id>`).
     pub before: Option<String>,
     /// Page size.
@@ -122,7 +109,10 @@ pub fn row_id(field: &str, value: Option<&str>) -> Result<Option<i64>, ConsoleEr
     }
 }
 
-impl RawFilter {
+/// The console's reading of the shared filter fields (all text as sent, so that parsing
+/// errors are ours to word): stricter than [`FilterParams::into_filter`] of the admin API,
+/// with lengths bounded, control characters refused and `since < until` checked.
+impl FilterParams {
     /// The checked filter.
     pub fn parse(&self) -> Result<EventFilter, ConsoleError> {
         let time = |field: &str, v: &Option<String>| -> Result<Option<i64>, ConsoleError> {
@@ -222,8 +212,8 @@ impl EventsQuery {
 mod tests {
     use super::*;
 
-    fn raw(f: impl FnOnce(&mut RawFilter)) -> RawFilter {
-        let mut r = RawFilter::default();
+    fn raw(f: impl FnOnce(&mut FilterParams)) -> FilterParams {
+        let mut r = FilterParams::default();
         f(&mut r);
         r
     }
@@ -273,6 +263,6 @@ mod tests {
         });
         assert_eq!(r.query_string(), "provider=groq&type=a%20b%26c");
         assert!(!r.is_empty());
-        assert!(RawFilter::default().is_empty());
+        assert!(FilterParams::default().is_empty());
     }
 }

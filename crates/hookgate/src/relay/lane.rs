@@ -5,7 +5,7 @@
 //! failure the unconfirmed ones are released for the sweep. No transaction or row lock is
 //! held while the broker confirms.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use hookgate_contract::Envelope;
 use lapin::{Channel, Confirmation, options::BasicPublishOptions};
@@ -99,24 +99,25 @@ impl Relay {
         let mut outcome = Outcome::default();
         let mut in_flight = Vec::with_capacity(batch.len());
         for message in batch {
+            let event = &message.event;
             let envelope = Envelope {
-                provider: message.provider.to_string(),
-                event_id: message.event_id.clone(),
-                event_type: message.event_type.clone(),
-                received_at: UNIX_EPOCH + Duration::from_micros(message.received_us.max(0) as u64),
-                content_type: message.content_type.clone(),
+                provider: event.provider.to_string(),
+                event_id: event.event_id.clone(),
+                event_type: event.event_type.clone(),
+                received_at: UNIX_EPOCH + Duration::from_micros(event.received_us.max(0) as u64),
+                content_type: event.content_type.clone(),
             };
             let routing_key = self
                 .config
                 .amqp
                 .routing_key
-                .render(&message.provider, &message.event_type);
+                .render(&event.provider, &event.event_type);
             let published = channel
                 .basic_publish(
                     exchange.into(),
                     routing_key.as_str().into(),
                     mandatory,
-                    &message.body,
+                    &event.body,
                     envelope.properties(),
                 )
                 .await;
@@ -138,7 +139,7 @@ impl Relay {
                     self.metrics.confirms.inc();
                     self.metrics
                         .relay_lag
-                        .observe(lag_seconds(message.received_us));
+                        .observe(lag_seconds(message.event.received_us));
                 }
                 Ok(Ok(Confirmation::Ack(Some(_)))) => {
                     outcome.returned.push(message.pk);
@@ -194,9 +195,5 @@ impl Relay {
 }
 
 fn lag_seconds(received_us: i64) -> f64 {
-    let now_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or_default();
-    (now_us - received_us).max(0) as f64 / 1e6
+    (crate::unix_now_us() - received_us).max(0) as f64 / 1e6
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::Relay;
 use crate::{
     handoff::{Batch, Committed, LEASE},
+    store::NewEvent,
     store::{self, OutboxRow},
 };
 
@@ -63,11 +64,13 @@ impl Relay {
 fn committed(row: OutboxRow) -> Committed {
     Committed {
         pk: row.id,
-        provider: row.provider.into(),
-        event_id: row.event_id,
-        event_type: row.event_type,
-        content_type: row.content_type,
-        body: row.body.into(),
-        received_us: row.received_us,
+        event: NewEvent {
+            provider: row.provider.into(),
+            event_id: row.event_id,
+            event_type: row.event_type,
+            content_type: row.content_type,
+            body: row.body.into(),
+            received_us: row.received_us,
+        },
     }
 }

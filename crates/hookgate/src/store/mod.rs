@@ -8,10 +8,12 @@
 //!   confirms, defers of returned and nacked rows, and the backlog figures.
 //! - [`partitions`]: creating partitions ahead and retiring expired ones.
 //! - [`retention`]: retention's checks on the outbox (unpublished events hold a partition).
+//! - [`footprint`]: bytes on disk per table.
 //! - [`admin`]: listings, lookups and replays for operators.
 
 pub mod admin;
 pub mod events;
+pub mod footprint;
 pub mod outbox;
 pub mod partitions;
 pub mod retention;

@@ -133,21 +133,7 @@ pub async fn ensure(conn: &mut PgConnection, layout: &Layout) -> Result<Created,
             None => align(now, layout.key_width),
             Some(l) => (l + layout.key_width).max(align(now, layout.key_width)),
         };
-        let name = format!("event_keys_p{start}");
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE TABLE {name} (LIKE event_keys INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER TABLE event_keys ATTACH PARTITION {name} FOR VALUES IN (to_timestamp({start}))"
-        )))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO key_buckets (starts_at) VALUES (to_timestamp($1))")
-            .bind(start as f64)
-            .execute(&mut *tx)
-            .await?;
+        create_key_bucket(&mut tx, start).await?;
         created.key_buckets += 1;
         last = Some(start);
     }
@@ -165,35 +151,68 @@ pub async fn ensure(conn: &mut PgConnection, layout: &Layout) -> Result<Created,
     let mut start = last_end.max(align(now, layout.partition_width));
     while start < target {
         let end = align(start, layout.partition_width) + layout.partition_width;
-        for parent in ["event_records", "event_payloads"] {
-            let name = format!("{parent}_p{start}");
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-            )))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::raw_sql(AssertSqlSafe(format!(
-                "ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ({}) TO ({})",
-                pk_floor(start),
-                pk_floor(end)
-            )))
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO event_partitions (starts_at, ends_at, suffix, payloads)
-             VALUES (to_timestamp($1), to_timestamp($2), $3, true)",
-        )
-        .bind(start as f64)
-        .bind(end as f64)
-        .bind(format!("p{start}"))
-        .execute(&mut *tx)
-        .await?;
+        create_event_partition(&mut tx, start, end).await?;
         created.event_partitions += 1;
         start = end;
     }
     tx.commit().await?;
     Ok(created)
+}
+
+/// Create and attach the key bucket starting at unix second `start` (`event_keys_p<start>`),
+/// and list it in `key_buckets`. Called by [`ensure`] (and by the retention benchmark to
+/// lay out past buckets).
+pub async fn create_key_bucket(conn: &mut PgConnection, start: i64) -> Result<(), sqlx::Error> {
+    let name = format!("event_keys_p{start}");
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE TABLE {name} (LIKE event_keys INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER TABLE event_keys ATTACH PARTITION {name} FOR VALUES IN (to_timestamp({start}))"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("INSERT INTO key_buckets (starts_at) VALUES (to_timestamp($1))")
+        .bind(start as f64)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Create and attach the `event_records` and `event_payloads` partitions of unix seconds
+/// `[start, end)` (suffix `p<start>`), and list them in `event_partitions`.
+pub async fn create_event_partition(
+    conn: &mut PgConnection,
+    start: i64,
+    end: i64,
+) -> Result<(), sqlx::Error> {
+    for parent in ["event_records", "event_payloads"] {
+        let name = format!("{parent}_p{start}");
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::raw_sql(AssertSqlSafe(format!(
+            "ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ({}) TO ({})",
+            pk_floor(start),
+            pk_floor(end)
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(
+        "INSERT INTO event_partitions (starts_at, ends_at, suffix, payloads)
+         VALUES (to_timestamp($1), to_timestamp($2), $3, true)",
+    )
+    .bind(start as f64)
+    .bind(end as f64)
+    .bind(format!("p{start}"))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// First run after the upgrade from the unpartitioned schema: the events of the last

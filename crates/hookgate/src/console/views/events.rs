@@ -33,13 +33,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ConsoleError> {
     let viewer = auth::viewer(&request, &state)?;
     let (filter, before, limit) = query.parse()?;
-    let providers: Vec<String> = state
-        .live
-        .snapshot()
-        .registry
-        .iter()
-        .map(|p| p.name().to_string())
-        .collect();
+    let providers = state.live.snapshot().registry.names();
     let events = store::admin::newest_events(
         &state.pool,
         &filter,

@@ -63,13 +63,7 @@ pub async fn show(
     let ack_now = state.metrics.ack_totals();
     let hour = state.metrics.traffic.window(3600, ack_now);
     let day = state.metrics.traffic.window(86_400, ack_now);
-    let mut names: BTreeSet<String> = state
-        .live
-        .snapshot()
-        .registry
-        .iter()
-        .map(|p| p.name().to_string())
-        .collect();
+    let mut names: BTreeSet<String> = state.live.snapshot().registry.names().into_iter().collect();
     names.extend(day.providers.keys().cloned());
 
     let mut body = String::new();

@@ -16,8 +16,9 @@ use crate::{
         auth::Viewer,
         csrf,
         html::{self, Nav, escape},
-        params::{self, RawFilter},
+        params,
     },
+    filter::FilterParams,
     state::AppState,
     store,
 };
@@ -32,7 +33,7 @@ pub struct ReplayForm {
     pk: Option<String>,
     confirm: Option<String>,
     #[serde(flatten)]
-    filter: RawFilter,
+    filter: FilterParams,
 }
 
 /// `1 event`, `3 events`.
@@ -133,7 +134,7 @@ async fn replay_one(
 async fn replay_filtered(
     viewer: &Viewer,
     state: &AppState,
-    raw: &RawFilter,
+    raw: &FilterParams,
     confirmed: bool,
 ) -> Result<HttpResponse, ConsoleError> {
     let mut filter = raw.parse()?;
@@ -143,23 +144,14 @@ async fn replay_filtered(
         ));
     }
     // Pin the range, so the confirmation covers what the preview counted.
-    let now_us = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or_default();
+    let now_us = crate::unix_now_us();
     filter.until_us = Some(filter.until_us.map_or(now_us, |u| u.min(now_us)));
-    let pinned = RawFilter {
+    let pinned = FilterParams {
         since: filter.since_us.map(rfc3339_us),
         until: filter.until_us.map(rfc3339_us),
         ..raw.clone()
     };
-    let providers: Vec<String> = state
-        .live
-        .snapshot()
-        .registry
-        .iter()
-        .map(|p| p.name().to_string())
-        .collect();
+    let providers = state.live.snapshot().registry.names();
     let count = store::admin::count_capped(&state.pool, &filter, &providers, MAX_REPLAY).await?;
     let described = escape(&pinned.query_string().replace('&', ", "));
     if count.matched > MAX_REPLAY {
