@@ -212,7 +212,18 @@ pub struct RelayConfig {
     pub reconnect_backoff: Duration,
     /// Confirm-mode channels publishing in parallel, each claiming its own rows.
     pub concurrency: usize,
+    /// Longest a group commit waits for the relay to take its batch while the broker is
+    /// connected but slower than the ingress: the back-pressure that keeps
+    /// acknowledgements at the pace of confirms. After it the batch's rows are left due in
+    /// the outbox for the sweep (a backlog, which the metrics show). `0s` turns the
+    /// back-pressure off: bursts are acknowledged at once and absorbed by the outbox.
+    #[serde(with = "humantime_serde")]
+    pub backpressure_wait: Duration,
 }
+
+/// The longest `relay.backpressure_wait` accepted: every acknowledgement may wait this
+/// long, and providers time out deliveries after a few seconds (GitHub after 10).
+pub const MAX_BACKPRESSURE_WAIT: Duration = Duration::from_secs(2);
 
 impl Default for RelayConfig {
     fn default() -> Self {
@@ -221,6 +232,7 @@ impl Default for RelayConfig {
             sweep_interval: Duration::from_secs(1),
             reconnect_backoff: Duration::from_millis(200),
             concurrency: 4,
+            backpressure_wait: Duration::from_millis(250),
         }
     }
 }
@@ -609,6 +621,14 @@ impl Config {
             return Err(ConfigError::invalid(
                 "relay.batch_max",
                 "must be at least 1",
+            ));
+        }
+        if self.relay.backpressure_wait > MAX_BACKPRESSURE_WAIT {
+            return Err(ConfigError::invalid(
+                "relay.backpressure_wait",
+                format!(
+                    "must be at most {MAX_BACKPRESSURE_WAIT:?} (every acknowledgement may wait this long)"
+                ),
             ));
         }
         if self.retention.payloads > self.retention.events {

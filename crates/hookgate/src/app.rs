@@ -119,7 +119,7 @@ impl Application {
         let metrics = Metrics::new();
         let broker = BrokerState::default();
 
-        let (handoff, committed) = handoff::channel();
+        let (handoff, committed) = handoff::channel(config.relay.backpressure_wait);
         let writer_stop = CancellationToken::new();
         let (writer, writer_task) = BatchWriter::spawn(
             pool.clone(),

@@ -32,11 +32,6 @@ pub const LEASE: Duration = Duration::from_secs(30);
 /// events).
 pub const CAPACITY: usize = 32;
 
-/// Longest a commit waits for a place in the hand-off while the relay is connected but
-/// behind; after it, the commit's rows are left due in the outbox for the sweep (and the
-/// backlog metrics show it).
-pub const BACKPRESSURE_WAIT: Duration = Duration::from_millis(250);
-
 /// One committed, new event, as the relay publishes it.
 #[derive(Debug, Clone)]
 pub struct Committed {
@@ -53,6 +48,8 @@ pub type Batch = Vec<Committed>;
 #[derive(Debug, Clone)]
 pub struct Handoff {
     tx: mpsc::Sender<Batch>,
+    /// `relay.backpressure_wait`.
+    wait: Duration,
     accepting: Arc<AtomicBool>,
     due: Arc<Notify>,
 }
@@ -75,11 +72,14 @@ impl Slot {
     }
 }
 
-/// A hand-off with room for [`CAPACITY`] batches, closed until the relay connects.
-pub fn channel() -> (Handoff, Receiver) {
+/// A hand-off with room for [`CAPACITY`] batches, closed until the relay connects. A
+/// commit waits up to `wait` (`relay.backpressure_wait`) for a place while the relay is
+/// behind.
+pub fn channel(wait: Duration) -> (Handoff, Receiver) {
     let (tx, batches) = mpsc::channel(CAPACITY);
     let handoff = Handoff {
         tx,
+        wait,
         accepting: Arc::default(),
         due: Arc::default(),
     };
@@ -89,17 +89,17 @@ pub fn channel() -> (Handoff, Receiver) {
 impl Handoff {
     /// A place for the next commit's batch, or `None` when the relay cannot take it: it
     /// has no broker connection (answer at once: a broker outage must not slow the
-    /// acknowledgements), or it stayed behind for `wait`. Waiting is the back-pressure
-    /// that keeps the ingress at the pace the broker confirms, so the outbox does not grow
-    /// while the broker is merely slower than the ingress.
-    pub async fn reserve(&self, wait: Duration) -> Option<Slot> {
+    /// acknowledgements), or it stayed behind for the back-pressure wait. Waiting keeps
+    /// the ingress at the pace the broker confirms, so the outbox does not grow while the
+    /// broker is merely slower than the ingress.
+    pub async fn reserve(&self) -> Option<Slot> {
         if !self.accepting.load(Ordering::Relaxed) {
             return None;
         }
         match self.tx.clone().try_reserve_owned() {
             Ok(permit) => Some(Slot(permit)),
             Err(mpsc::error::TrySendError::Full(tx)) => {
-                tokio::time::timeout(wait, tx.reserve_owned())
+                tokio::time::timeout(self.wait, tx.reserve_owned())
                     .await
                     .ok()?
                     .ok()
@@ -136,22 +136,38 @@ mod tests {
 
     #[tokio::test]
     async fn no_slot_until_the_relay_accepts_then_until_full() {
-        let (handoff, _rx) = channel();
-        let wait = Duration::from_millis(10);
+        let (handoff, _rx) = channel(Duration::from_millis(10));
         assert!(
-            handoff.reserve(wait).await.is_none(),
+            handoff.reserve().await.is_none(),
             "closed before the relay connects"
         );
         handoff.set_accepting(true);
         let mut slots = Vec::new();
         for _ in 0..CAPACITY {
-            slots.push(handoff.reserve(wait).await.expect("room"));
+            slots.push(handoff.reserve().await.expect("room"));
         }
-        assert!(handoff.reserve(wait).await.is_none(), "full after the wait");
+        assert!(handoff.reserve().await.is_none(), "full after the wait");
         drop(slots);
         assert!(
-            handoff.reserve(wait).await.is_some(),
+            handoff.reserve().await.is_some(),
             "dropped slots free their place"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_wait_takes_a_free_place_and_never_waits_for_one() {
+        let (handoff, mut rx) = channel(Duration::ZERO);
+        handoff.set_accepting(true);
+        for _ in 0..CAPACITY {
+            handoff.reserve().await.expect("room").send(Vec::new());
+        }
+        let started = tokio::time::Instant::now();
+        assert!(handoff.reserve().await.is_none(), "full: no place");
+        assert_eq!(started.elapsed(), Duration::ZERO, "and no wait for one");
+        rx.batches.recv().await.expect("a batch");
+        assert!(
+            handoff.reserve().await.is_some(),
+            "a taken batch frees a place"
         );
     }
 }

@@ -184,7 +184,7 @@ async fn commit(
     }
     // Reserve the hand-off before committing: with a place, the outbox rows are leased to
     // the in-memory path; without one they are due for the sweep at once.
-    let slot = handoff.reserve(handoff::BACKPRESSURE_WAIT).await;
+    let slot = handoff.reserve().await;
     let lease = if slot.is_some() {
         handoff::LEASE
     } else {

@@ -134,6 +134,10 @@ fn every_validation_error_names_its_key() {
                 "retention.payloads",
             ),
             ("[writer]\nbatch_max = 0\n", "writer.batch_max"),
+            (
+                "[relay]\nbackpressure_wait = \"3s\"\n",
+                "relay.backpressure_wait",
+            ),
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
             ("[server]\nmax_headers = 0\n", "server.max_headers"),
         ];
