@@ -1,13 +1,20 @@
 //! `hookgate bench drain`: how fast a gateway empties an outbox backlog (after a broker
 //! outage, say). Started before the gateway (or the broker) comes back: it notes the
-//! depth, then times from the first row that leaves to the last.
+//! depth, then times from the first row that leaves to the last, and accounts the CPU of
+//! the gateway, Postgres and RabbitMQ over that time, with the cores left idle, so a
+//! CPU-bound drain says so.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use clap::Args;
 use hookgate_core::config::Config;
 use serde::{Deserialize, Serialize};
 use sqlx::Connection as _;
+
+use crate::procstat;
 
 /// `bench drain` arguments.
 #[derive(Debug, Clone, Args)]
@@ -28,6 +35,12 @@ pub struct DrainReport {
     pub seconds: f64,
     /// Rows per second over that time.
     pub rows_per_sec: f64,
+    /// CPU per drained row by process (`gateway`, `postgres`, `rabbitmq`), µs.
+    #[serde(default)]
+    pub cpu_us_per_row: BTreeMap<String, f64>,
+    /// The machine's idle CPUs over the drain, in cores (near 0: the drain was CPU-bound).
+    #[serde(default)]
+    pub idle_cores: Option<f64>,
 }
 
 /// Watch the outbox of `config.database` until it is empty (or `args.timeout`).
@@ -36,21 +49,49 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
     let mut db = sqlx::PgConnection::connect_with(&options).await?;
     let backlog = count(&mut db).await?;
     let deadline = Instant::now() + args.timeout;
+    // The gateway usually starts after this command: it is looked for when rows start
+    // to leave.
+    let mut targets = procstat::Targets {
+        gateway: None,
+        database: options.get_database().unwrap_or("postgres").to_owned(),
+    };
     let mut first = None;
     let mut left = backlog;
     while left > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
         left = count(&mut db).await?;
         if left < backlog && first.is_none() {
-            first = Some(Instant::now());
+            targets.gateway = procstat::find_gateway();
+            first = Some((
+                Instant::now(),
+                procstat::sample(&targets),
+                procstat::machine_idle(),
+            ));
         }
     }
-    let seconds = first.map_or(0.0, |t| t.elapsed().as_secs_f64());
+    let (seconds, cpu_us_per_row, idle_cores) = match first {
+        Some((started, cpu, idle)) => {
+            let seconds = started.elapsed().as_secs_f64();
+            let rows = (backlog - left).max(1) as f64;
+            let cpu = procstat::sample(&targets)
+                .since(&cpu)
+                .into_iter()
+                .map(|(role, used)| (role.to_owned(), used * 1e6 / rows))
+                .collect();
+            let idle = idle
+                .zip(procstat::machine_idle())
+                .map(|(before, after)| (after - before) / seconds.max(1e-9));
+            (seconds, cpu, idle)
+        }
+        None => (0.0, BTreeMap::new(), None),
+    };
     Ok(DrainReport {
         backlog,
         left,
         seconds,
         rows_per_sec: (backlog - left) as f64 / seconds.max(1e-9),
+        cpu_us_per_row,
+        idle_cores,
     })
 }
 

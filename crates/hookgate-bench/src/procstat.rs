@@ -31,6 +31,20 @@ impl Sample {
     }
 }
 
+/// Seconds the whole machine's CPUs spent idle so far (idle + iowait of `/proc/stat`,
+/// summed over the CPUs): over a window, idle seconds / wall seconds = idle cores.
+pub fn machine_idle() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<f64> = text
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((fields.get(3)? + fields.get(4)?) / TICKS_PER_SEC)
+}
+
 /// User + system seconds of the calling thread (`/proc/thread-self/stat`).
 pub fn this_thread() -> f64 {
     stat_seconds(Path::new("/proc/thread-self/stat")).unwrap_or(0.0)
@@ -136,6 +150,7 @@ mod tests {
     #[test]
     fn reads_own_cpu_time() {
         assert!(process(std::process::id()).is_some());
+        assert!(machine_idle().is_some_and(|s| s > 0.0));
         assert!(this_thread() >= 0.0);
     }
 }

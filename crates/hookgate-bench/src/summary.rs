@@ -211,6 +211,16 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
                 d.left
             ),
         );
+        let us: Vec<String> = d
+            .cpu_us_per_row
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.1}"))
+            .collect();
+        row(
+            "backlog drain: CPU us/row, idle cores",
+            d.idle_cores.map_or(String::new(), |c| format!("{c:.2}")),
+            us.join(", "),
+        );
     }
     print!("{out}");
     Ok(missing == 0)
