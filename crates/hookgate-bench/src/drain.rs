@@ -35,7 +35,10 @@ pub struct DrainReport {
     pub seconds: f64,
     /// Rows per second over that time.
     pub rows_per_sec: f64,
-    /// CPU per drained row by process (`gateway`, `postgres`, `rabbitmq`), µs.
+    /// CPU per drained row by process (`gateway`, `postgres`, `rabbitmq`), µs; a
+    /// process that was not found (or exited meanwhile) is missing. Postgres leaves out
+    /// this command's own polling backend, and the CPU of backends that exited during the
+    /// drain.
     #[serde(default)]
     pub cpu_us_per_row: BTreeMap<String, f64>,
     /// The machine's idle CPUs over the drain, in cores (near 0: the drain was CPU-bound).
@@ -48,6 +51,11 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
     let options = hookgate::db::options(&config.database.url)?;
     let mut db = sqlx::PgConnection::connect_with(&options).await?;
     let backlog = count(&mut db).await?;
+    // This command's own backend counts the outbox: its CPU is not the drain's.
+    let own_backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut db)
+        .await?;
+    let own_cpu = || procstat::process(own_backend as u32).unwrap_or(0.0);
     let deadline = Instant::now() + args.timeout;
     // The gateway usually starts after this command: it is looked for when rows start
     // to leave.
@@ -58,26 +66,34 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
     let mut first = None;
     let mut left = backlog;
     while left > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Every 100 ms: each count scans the outbox, which costs Postgres CPU.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         left = count(&mut db).await?;
         if left < backlog && first.is_none() {
             targets.gateway = procstat::find_gateway();
             first = Some((
                 Instant::now(),
                 procstat::sample(&targets),
+                own_cpu(),
                 procstat::machine_idle(),
             ));
         }
     }
+    let drained = backlog - left;
     let (seconds, cpu_us_per_row, idle_cores) = match first {
-        Some((started, cpu, idle)) => {
+        Some((started, cpu, own, idle)) => {
             let seconds = started.elapsed().as_secs_f64();
-            let rows = (backlog - left).max(1) as f64;
-            let cpu = procstat::sample(&targets)
-                .since(&cpu)
-                .into_iter()
-                .map(|(role, used)| (role.to_owned(), used * 1e6 / rows))
-                .collect();
+            let mut used = procstat::sample(&targets).since(&cpu);
+            if let Some(postgres) = used.get_mut("postgres") {
+                *postgres -= own_cpu() - own;
+            }
+            let cpu = if drained > 0 {
+                used.into_iter()
+                    .map(|(role, used)| (role.to_owned(), used * 1e6 / drained as f64))
+                    .collect()
+            } else {
+                BTreeMap::new()
+            };
             let idle = idle
                 .zip(procstat::machine_idle())
                 .map(|(before, after)| (after - before) / seconds.max(1e-9));
@@ -89,7 +105,7 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
         backlog,
         left,
         seconds,
-        rows_per_sec: (backlog - left) as f64 / seconds.max(1e-9),
+        rows_per_sec: drained.max(0) as f64 / seconds.max(1e-9),
         cpu_us_per_row,
         idle_cores,
     })

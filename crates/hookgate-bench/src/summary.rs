@@ -211,14 +211,17 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
                 d.left
             ),
         );
-        let us: Vec<String> = d
+        let mut us: Vec<String> = d
             .cpu_us_per_row
             .iter()
             .map(|(k, v)| format!("{k} {v:.1}"))
             .collect();
+        if !d.cpu_us_per_row.contains_key("gateway") {
+            us.push("gateway not found".into());
+        }
         row(
-            "backlog drain: CPU us/row, idle cores",
-            d.idle_cores.map_or(String::new(), |c| format!("{c:.2}")),
+            "backlog drain: idle cores; CPU us/row",
+            d.idle_cores.map_or("-".into(), |c| format!("{c:.2}")),
             us.join(", "),
         );
     }

@@ -8,7 +8,10 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use hookgate_contract::Envelope;
-use lapin::{Channel, Confirmation, options::BasicPublishOptions};
+use lapin::{
+    Channel, Confirmation, PublisherConfirm, message::BasicReturnMessage,
+    options::BasicPublishOptions,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{BrokerError, CONFIRM_TIMEOUT, Inputs, NACK_RETRY, Relay};
@@ -16,6 +19,10 @@ use crate::{
     handoff::{Batch, Committed},
     store,
 };
+
+/// Most body bytes whose publishes are started together (lapin holds a copy of each
+/// until its I/O thread has written it).
+const WINDOW_BYTES: usize = 4 << 20;
 
 /// What a lane does next.
 enum Next {
@@ -90,75 +97,125 @@ impl Relay {
 
     /// Publish every message of `batch`, then await the confirms in order.
     ///
-    /// The publishes are awaited together: each one's frames are queued for lapin's I/O
-    /// thread on the first poll, so one wake-up of that thread writes the whole batch.
-    /// Awaiting them one by one cost a round trip to that thread per message.
+    /// The publishes of a window are awaited together: each one's frames are queued for
+    /// lapin's I/O thread on the first poll, so one wake-up of that thread writes the
+    /// whole window. Awaiting them one by one cost a round trip to that thread per
+    /// message. lapin copies each body into its frame queue, so a window holds at most
+    /// [`WINDOW_BYTES`] of bodies (and at least one message).
     #[tracing::instrument(name = "relay_publish", skip_all, fields(events = batch.len()))]
     async fn publish_batch(&self, channel: &Channel, batch: &[Committed]) -> Outcome {
-        let exchange = self.config.amqp.exchange.as_str();
-        let mandatory = BasicPublishOptions {
-            mandatory: true,
-            ..BasicPublishOptions::default()
-        };
-        let publishes = batch.iter().map(|message| {
-            let event = &message.event;
-            let envelope = Envelope {
-                provider: event.provider.to_string(),
-                event_id: event.event_id.clone(),
-                event_type: event.event_type.clone(),
-                received_at: UNIX_EPOCH + Duration::from_micros(event.received_us.max(0) as u64),
-                content_type: event.content_type.clone(),
-            };
-            let routing_key = self
-                .config
-                .amqp
-                .routing_key
-                .render(&event.provider, &event.event_type);
-            channel.basic_publish(
-                exchange.into(),
-                routing_key.into(),
-                mandatory,
-                &event.body,
-                envelope.properties(),
-            )
-        });
-        let published = futures_util::future::join_all(publishes).await;
         let mut outcome = Outcome::default();
         let mut in_flight = Vec::with_capacity(batch.len());
-        for (message, published) in batch.iter().zip(published) {
-            match published {
-                Ok(confirm) => in_flight.push((message, confirm)),
-                Err(e) => {
-                    outcome.broken = Some(BrokerError::Publish(e));
-                    break;
+        let mut rest = batch;
+        'windows: while !rest.is_empty() {
+            let mut bytes = 0;
+            let len = rest
+                .iter()
+                .take_while(|m| {
+                    bytes += m.event.body.len();
+                    bytes <= WINDOW_BYTES
+                })
+                .count()
+                .max(1);
+            let (window, later) = rest.split_at(len);
+            rest = later;
+            let published =
+                futures_util::future::join_all(window.iter().map(|m| self.publish_one(channel, m)))
+                    .await;
+            for (message, published) in window.iter().zip(published) {
+                match published {
+                    Ok(confirm) => in_flight.push((message, confirm)),
+                    Err(e) => {
+                        outcome.broken = Some(BrokerError::Publish(e));
+                        break 'windows;
+                    }
                 }
             }
         }
+        // lapin hands a returned message to whichever confirm completes next, and a
+        // `multiple` ack completes its tags in no particular order: the confirm carrying a
+        // return is not always the returned message's own. So confirms only say acked or
+        // nacked, and returns are matched to rows by the message's identity (provider and
+        // event ID, unique among stored events). A return and the ack of its tag arrive
+        // together, before any later tag's ack, so every return of this batch is carried
+        // by a confirm of this batch.
+        let mut settled = Vec::with_capacity(in_flight.len());
+        // Returns are rare: a list, searched per message only when it is not empty.
+        let mut returned = Vec::new();
         for (message, confirm) in in_flight {
-            if outcome.broken.is_some() {
-                break;
-            }
-            match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
-                Ok(Ok(Confirmation::Ack(None))) => {
-                    outcome.acked.push(message.pk);
-                    self.metrics.confirms.inc();
-                    self.metrics
-                        .relay_lag
-                        .observe(lag_seconds(message.event.received_us));
+            let acked = match tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await {
+                Ok(Ok(Confirmation::Ack(carried))) => {
+                    returned.extend(carried.map(identity));
+                    true
                 }
-                Ok(Ok(Confirmation::Ack(Some(_)))) => {
-                    outcome.returned.push(message.pk);
-                    self.metrics.returns.inc();
+                Ok(Ok(Confirmation::Nack(carried))) => {
+                    returned.extend(carried.map(identity));
+                    false
                 }
-                Ok(Ok(Confirmation::Nack(_) | Confirmation::NotRequested)) => {
-                    outcome.nacked.push(message.pk);
-                    self.metrics.nacks.inc();
+                Ok(Ok(Confirmation::NotRequested)) => false,
+                Ok(Err(e)) => {
+                    outcome.broken = Some(BrokerError::Confirm(e));
+                    break;
                 }
-                Ok(Err(e)) => outcome.broken = Some(BrokerError::Confirm(e)),
-                Err(_) => outcome.broken = Some(BrokerError::ConfirmTimeout),
+                Err(_) => {
+                    outcome.broken = Some(BrokerError::ConfirmTimeout);
+                    break;
+                }
+            };
+            settled.push((message, acked));
+        }
+        for (message, acked) in settled {
+            let event = &message.event;
+            let was_returned = returned.iter().any(|(provider, id): &(String, String)| {
+                *provider == *event.provider && *id == event.event_id
+            });
+            if was_returned {
+                outcome.returned.push(message.pk);
+                self.metrics.returns.inc();
+            } else if acked {
+                outcome.acked.push(message.pk);
+                self.metrics.confirms.inc();
+                self.metrics
+                    .relay_lag
+                    .observe(lag_seconds(event.received_us));
+            } else {
+                outcome.nacked.push(message.pk);
+                self.metrics.nacks.inc();
             }
         }
         outcome
+    }
+
+    /// Start publishing one message: persistent, `mandatory`, with the envelope's
+    /// properties and the configured routing key.
+    fn publish_one<'a>(
+        &'a self,
+        channel: &'a Channel,
+        message: &'a Committed,
+    ) -> impl Future<Output = lapin::Result<PublisherConfirm>> + 'a {
+        let event = &message.event;
+        let envelope = Envelope {
+            provider: event.provider.to_string(),
+            event_id: event.event_id.clone(),
+            event_type: event.event_type.clone(),
+            received_at: UNIX_EPOCH + Duration::from_micros(event.received_us.max(0) as u64),
+            content_type: event.content_type.clone(),
+        };
+        let routing_key = self
+            .config
+            .amqp
+            .routing_key
+            .render(&event.provider, &event.event_type);
+        channel.basic_publish(
+            self.config.amqp.exchange.as_str().into(),
+            routing_key.into(),
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
+            &event.body,
+            envelope.properties(),
+        )
     }
 
     /// Record how `batch` went; `Err` when the broker failed (after releasing the rows it
@@ -197,6 +254,12 @@ impl Relay {
         self.release(&unconfirmed).await;
         Err(reason)
     }
+}
+
+/// The identity of a returned message: its provider header and message ID.
+fn identity(returned: BasicReturnMessage) -> (String, String) {
+    let envelope = Envelope::from_properties(&returned.delivery.properties);
+    (envelope.provider, envelope.event_id)
 }
 
 fn lag_seconds(received_us: i64) -> f64 {

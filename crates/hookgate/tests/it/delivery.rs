@@ -158,3 +158,106 @@ async fn unroutable_events_stay_unpublished_until_a_queue_is_bound() {
     assert_eq!(message_ids(&inbox.take_all().await), vec!["evt_orphan"]);
     app.stop().await;
 }
+
+/// lapin hands a returned message to whichever confirm completes next, and a `multiple`
+/// ack completes its tags in no particular order, so the confirm that carries a return is
+/// not always the returned message's own. Sent together, routable and unroutable events
+/// share commits, relay batches and `multiple` acks: every unroutable one must stay in
+/// the outbox (and reach a queue bound later), every routable one must be delivered.
+#[actix_web::test]
+async fn returns_in_a_batch_keep_their_own_rows_whatever_confirm_carries_them() {
+    let app = spawn_app().await;
+    let routed = Inbox::bind(&app.settings.exchange, "groq.routed.#").await;
+    let n = 200;
+    let kind = |i: usize| {
+        if i.is_multiple_of(2) {
+            "routed.x"
+        } else {
+            "lost.x"
+        }
+    };
+    let ids: Vec<String> = (0..n).map(|i| format!("evt_mix_{i}")).collect();
+    let answers = futures_util::future::join_all(
+        ids.iter()
+            .enumerate()
+            .map(|(i, id)| app.send("groq", id, kind(i))),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.status == 200), "all accepted");
+    let lost: HashSet<String> = ids.iter().skip(1).step_by(2).cloned().collect();
+
+    // Once every routable event was confirmed and every unroutable one returned, the
+    // outbox holds exactly the unroutable ones.
+    let pending_ids = || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT e.event_id FROM outbox o JOIN events e ON e.id = o.event_pk",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .expect("pending")
+        .into_iter()
+        .collect::<HashSet<String>>()
+    };
+    eventually(Duration::from_secs(20), || async {
+        pending_ids().await == lost
+    })
+    .await;
+    let delivered: HashSet<String> = message_ids(&routed.take_all().await).into_iter().collect();
+    let expected: HashSet<String> = ids.iter().step_by(2).cloned().collect();
+    assert_eq!(
+        delivered, expected,
+        "every routable event, none of the others"
+    );
+
+    // A binding added later receives every unroutable event.
+    let late = Inbox::bind(&app.settings.exchange, "groq.lost.#").await;
+    app.drained().await;
+    let got: HashSet<String> = message_ids(&late.take_all().await).into_iter().collect();
+    assert_eq!(got, lost);
+    app.stop().await;
+}
+
+/// A lane starts the publishes of at most a few MiB of bodies together: events whose
+/// bodies add up to more than that, sent together (so a batch may need several windows),
+/// each arrive whole, once.
+#[actix_web::test]
+async fn bodies_larger_than_a_publish_window_all_arrive_whole() {
+    let app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    let provider = app.registry.get("groq").expect("groq");
+    type Request = (String, Vec<(String, String)>, Vec<u8>);
+    let requests: Vec<Request> = (0..12)
+        .map(|i| {
+            let id = format!("evt_big_{i}");
+            let body = provider.sample_body(&id, "big.one", 900 * 1024);
+            let mut headers = provider.sign(&body, &id, "big.one", hookgate::unix_now());
+            headers.push(("content-type".into(), "application/json".into()));
+            (id, headers, body)
+        })
+        .collect();
+    let answers = futures_util::future::join_all(
+        requests
+            .iter()
+            .map(|(_, headers, body)| app.post("groq", headers, body.clone())),
+    )
+    .await;
+    assert!(answers.iter().all(|a| a.status == 200), "all accepted");
+    app.drained().await;
+    let messages = inbox.take_all().await;
+    assert_eq!(messages.len(), requests.len(), "each once");
+    for (id, _, body) in &requests {
+        let m = messages
+            .iter()
+            .find(|m| {
+                m.delivery
+                    .properties
+                    .message_id()
+                    .as_ref()
+                    .map(|s| s.as_str())
+                    == Some(id)
+            })
+            .expect("delivered");
+        assert_eq!(&m.delivery.data, body, "{id} arrives whole");
+    }
+    app.stop().await;
+}
