@@ -1,8 +1,8 @@
 //! `hookgate bench drain`: how fast a gateway empties an outbox backlog (after a broker
 //! outage, say). Started before the gateway (or the broker) comes back: it notes the
-//! depth, then times from the first row that leaves to the last, and accounts the CPU of
-//! the gateway, Postgres and RabbitMQ over that time, with the cores left idle, so a
-//! CPU-bound drain says so.
+//! depth, polls it every 100 ms, and from the first poll that sees rows leave until the
+//! outbox is empty, times the rows that left and accounts the CPU of the gateway, Postgres
+//! and RabbitMQ, with the cores left idle, so a CPU-bound drain says so.
 
 use std::{
     collections::BTreeMap,
@@ -31,9 +31,9 @@ pub struct DrainReport {
     pub backlog: i64,
     /// Rows left when it stopped (0 = drained).
     pub left: i64,
-    /// From the first row leaving to the last.
+    /// From the first poll that saw rows leave to the last.
     pub seconds: f64,
-    /// Rows per second over that time.
+    /// Rows that left over that time, per second.
     pub rows_per_sec: f64,
     /// CPU per drained row by process (`gateway`, `postgres`, `rabbitmq`), µs; a
     /// process that was not found (or exited meanwhile) is missing. Postgres leaves out
@@ -73,16 +73,18 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
             targets.gateway = procstat::find_gateway();
             first = Some((
                 Instant::now(),
+                left,
                 procstat::sample(&targets),
                 own_cpu(),
                 procstat::machine_idle(),
             ));
         }
     }
-    let drained = backlog - left;
-    let (seconds, cpu_us_per_row, idle_cores) = match first {
-        Some((started, cpu, own, idle)) => {
+    // Rate and CPU are both over the rows that left after the first one was seen to go.
+    let (seconds, drained, cpu_us_per_row, idle_cores) = match first {
+        Some((started, at_start, cpu, own, idle)) => {
             let seconds = started.elapsed().as_secs_f64();
+            let drained = at_start - left;
             let mut used = procstat::sample(&targets).since(&cpu);
             if let Some(postgres) = used.get_mut("postgres") {
                 *postgres -= own_cpu() - own;
@@ -97,9 +99,9 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
             let idle = idle
                 .zip(procstat::machine_idle())
                 .map(|(before, after)| (after - before) / seconds.max(1e-9));
-            (seconds, cpu, idle)
+            (seconds, drained, cpu, idle)
         }
-        None => (0.0, BTreeMap::new(), None),
+        None => (0.0, 0, BTreeMap::new(), None),
     };
     Ok(DrainReport {
         backlog,
