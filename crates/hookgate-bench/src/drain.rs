@@ -14,6 +14,8 @@ use hookgate_core::config::Config;
 use serde::{Deserialize, Serialize};
 use sqlx::Connection as _;
 
+use hookgate::store::outbox::pending;
+
 use crate::procstat;
 
 /// `bench drain` arguments.
@@ -50,7 +52,7 @@ pub struct DrainReport {
 pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainReport> {
     let options = hookgate::db::options(&config.database.url)?;
     let mut db = sqlx::PgConnection::connect_with(&options).await?;
-    let backlog = count(&mut db).await?;
+    let backlog = pending(&mut db).await?;
     // This command's own backend counts the outbox: its CPU is not the drain's.
     let own_backend: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut db)
@@ -68,7 +70,7 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
     while left > 0 && Instant::now() < deadline {
         // Every 100 ms: each count scans the outbox, which costs Postgres CPU.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        left = count(&mut db).await?;
+        left = pending(&mut db).await?;
         if left < backlog && first.is_none() {
             targets.gateway = procstat::find_gateway();
             first = Some((
@@ -111,10 +113,4 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
         cpu_us_per_row,
         idle_cores,
     })
-}
-
-async fn count(db: &mut sqlx::PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(db)
-        .await
 }

@@ -358,10 +358,7 @@ async fn measure_gateway(
     )
     .await?;
     let depth = match database.as_mut() {
-        Some(db) => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox")
-            .fetch_one(db)
-            .await
-            .ok(),
+        Some(db) => hookgate::store::outbox::pending(db).await.ok(),
         None => None,
     };
     if let Some(path) = &args.acked_out {

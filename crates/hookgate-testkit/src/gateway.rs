@@ -247,8 +247,19 @@ impl TestApp {
         id: &str,
         event_type: &str,
     ) -> (Vec<(String, String)>, Vec<u8>) {
+        self.signed_sized(provider, id, event_type, 256)
+    }
+
+    /// [`Self::signed`] with a body of about `size` bytes.
+    pub fn signed_sized(
+        &self,
+        provider: &str,
+        id: &str,
+        event_type: &str,
+        size: usize,
+    ) -> (Vec<(String, String)>, Vec<u8>) {
         let p = self.registry.get(provider).expect("provider");
-        let body = p.sample_body(id, event_type, 256);
+        let body = p.sample_body(id, event_type, size);
         let mut headers = p.sign(&body, id, event_type, hookgate::unix_now());
         headers.push(("content-type".into(), "application/json".into()));
         (headers, body)

@@ -120,9 +120,9 @@ pub async fn defer<'c>(
 }
 
 /// Rows waiting for the relay (leased or due).
-pub async fn pending(pool: &PgPool) -> Result<i64, sqlx::Error> {
+pub async fn pending<'c>(db: impl PgExecutor<'c>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM outbox")
-        .fetch_one(pool)
+        .fetch_one(db)
         .await
 }
 

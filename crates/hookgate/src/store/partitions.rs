@@ -163,16 +163,12 @@ pub async fn ensure(conn: &mut PgConnection, layout: &Layout) -> Result<Created,
 /// and list it in `key_buckets`. Called by [`ensure`] (and by the retention benchmark to
 /// lay out past buckets).
 pub async fn create_key_bucket(conn: &mut PgConnection, start: i64) -> Result<(), sqlx::Error> {
-    let name = format!("event_keys_p{start}");
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "CREATE TABLE {name} (LIKE event_keys INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-    )))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::raw_sql(AssertSqlSafe(format!(
-        "ALTER TABLE event_keys ATTACH PARTITION {name} FOR VALUES IN (to_timestamp({start}))"
-    )))
-    .execute(&mut *conn)
+    attach_new(
+        conn,
+        "event_keys",
+        start,
+        &format!("IN (to_timestamp({start}))"),
+    )
     .await?;
     sqlx::query("INSERT INTO key_buckets (starts_at) VALUES (to_timestamp($1))")
         .bind(start as f64)
@@ -188,20 +184,9 @@ pub async fn create_event_partition(
     start: i64,
     end: i64,
 ) -> Result<(), sqlx::Error> {
+    let bounds = format!("FROM ({}) TO ({})", pk_floor(start), pk_floor(end));
     for parent in ["event_records", "event_payloads"] {
-        let name = format!("{parent}_p{start}");
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-        )))
-        .execute(&mut *conn)
-        .await?;
-        sqlx::raw_sql(AssertSqlSafe(format!(
-            "ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ({}) TO ({})",
-            pk_floor(start),
-            pk_floor(end)
-        )))
-        .execute(&mut *conn)
-        .await?;
+        attach_new(conn, parent, start, &bounds).await?;
     }
     sqlx::query(
         "INSERT INTO event_partitions (starts_at, ends_at, suffix, payloads)
@@ -210,6 +195,27 @@ pub async fn create_event_partition(
     .bind(start as f64)
     .bind(end as f64)
     .bind(format!("p{start}"))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Create `<parent>_p<start>` like `parent` and attach it `FOR VALUES <bounds>`.
+async fn attach_new(
+    conn: &mut PgConnection,
+    parent: &str,
+    start: i64,
+    bounds: &str,
+) -> Result<(), sqlx::Error> {
+    let name = format!("{parent}_p{start}");
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE TABLE {name} (LIKE {parent} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES {bounds}"
+    )))
     .execute(conn)
     .await?;
     Ok(())

@@ -224,14 +224,11 @@ async fn returns_in_a_batch_keep_their_own_rows_whatever_confirm_carries_them() 
 async fn bodies_larger_than_a_publish_window_all_arrive_whole() {
     let app = spawn_app().await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
-    let provider = app.registry.get("groq").expect("groq");
     type Request = (String, Vec<(String, String)>, Vec<u8>);
     let requests: Vec<Request> = (0..12)
         .map(|i| {
             let id = format!("evt_big_{i}");
-            let body = provider.sample_body(&id, "big.one", 900 * 1024);
-            let mut headers = provider.sign(&body, &id, "big.one", hookgate::unix_now());
-            headers.push(("content-type".into(), "application/json".into()));
+            let (headers, body) = app.signed_sized("groq", &id, "big.one", 900 * 1024);
             (id, headers, body)
         })
         .collect();
