@@ -339,6 +339,12 @@ impl TestApp {
     /// SIGTERM-equivalent: stop in order and wait; then the database, exchange and
     /// queues go (as they do on `Drop` when a test panics).
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    /// Stop the gateway in order and wait, keeping the database (and this handle) for
+    /// checks of what the stop left behind.
+    pub async fn shut_down(&mut self) {
         self.shutdown.cancel();
         if let Some(task) = self.task.take() {
             task.await.expect("join").expect("clean stop");

@@ -1,7 +1,10 @@
 //! The [`Ledger`]: deletes the outbox rows of confirmed events, off the lanes' path, in
-//! batched statements (whatever confirms arrived while the previous delete ran go in the
-//! next one). A delete that keeps failing is given up: the rows are republished when their
-//! lease ends, which consumers absorb by `message_id` (at-least-once).
+//! batched statements. After the first confirm of a round it gathers for up to
+//! [`LINGER`] (or [`CHUNK`] rows), so a moderate load costs a few deletes a second rather
+//! than one per relay batch: each statement costs Postgres about as much as its rows. A
+//! row waiting here is confirmed and leased, so no sweep republishes it meanwhile. A
+//! delete that keeps failing is given up: the rows are republished when their lease ends,
+//! which consumers absorb by `message_id` (at-least-once).
 
 use std::time::Duration;
 
@@ -10,8 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{metrics::Metrics, store};
 
-/// Most rows per `DELETE`.
+/// Most rows per `DELETE`; a round that has gathered this many deletes at once.
 const CHUNK: usize = 4096;
+/// Longest a round gathers confirms before it deletes (far below the hand-off lease).
+const LINGER: Duration = Duration::from_millis(100);
 /// Attempts per chunk before giving up on it.
 const ATTEMPTS: u32 = 3;
 
@@ -52,23 +57,46 @@ impl Ledger {
 
 async fn run(pool: PgPool, metrics: Metrics, mut rx: mpsc::UnboundedReceiver<Entry>) {
     while let Some(first) = rx.recv().await {
-        let mut ids = Vec::new();
-        let mut closing = None;
-        let mut take = |entry| match entry {
-            Entry::Confirmed(more) => ids.extend(more),
-            Entry::Close(reply) => closing = Some(reply),
-        };
-        take(first);
-        while let Ok(entry) = rx.try_recv() {
-            take(entry);
+        let mut round = Round::default();
+        round.take(first);
+        let until = tokio::time::Instant::now() + LINGER;
+        while round.gathering() {
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(entry)) => round.take(entry),
+                Ok(None) | Err(_) => break,
+            }
         }
-        for chunk in ids.chunks(CHUNK) {
+        while let Ok(entry) = rx.try_recv() {
+            round.take(entry);
+        }
+        for chunk in round.ids.chunks(CHUNK) {
             delete(&pool, &metrics, chunk).await;
         }
-        if let Some(reply) = closing {
+        if let Some(reply) = round.closing {
             let _ = reply.send(());
             return;
         }
+    }
+}
+
+/// What one round deletes, and whether it is the last.
+#[derive(Default)]
+struct Round {
+    ids: Vec<i64>,
+    closing: Option<oneshot::Sender<()>>,
+}
+
+impl Round {
+    fn take(&mut self, entry: Entry) {
+        match entry {
+            Entry::Confirmed(more) => self.ids.extend(more),
+            Entry::Close(reply) => self.closing = Some(reply),
+        }
+    }
+
+    /// Whether to wait for more: not when closing, nor with a full chunk.
+    fn gathering(&self) -> bool {
+        self.closing.is_none() && self.ids.len() < CHUNK
     }
 }
 

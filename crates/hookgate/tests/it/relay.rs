@@ -54,6 +54,26 @@ async fn committed_events_are_published_from_memory_and_their_rows_deleted() {
     app.stop().await;
 }
 
+/// Confirmed rows are deleted in gathered rounds; a stop deletes what it gathered before
+/// it ends, so none of them is republished by the next gateway.
+#[actix_web::test]
+async fn a_stop_deletes_every_confirmed_row() {
+    let mut app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    broker_up(&app).await;
+    for i in 0..30 {
+        let id = format!("evt_stop_{i}");
+        assert_eq!(app.send("groq", &id, "stop.path").await.status, 200);
+    }
+    eventually(Duration::from_secs(10), || async {
+        counter(&app, "hookgate_relay_confirms_total") == 30
+    })
+    .await;
+    app.shut_down().await;
+    assert_eq!(app.pending().await, 0, "confirmed rows left in the outbox");
+    assert_eq!(inbox.take_all().await.len(), 30);
+}
+
 #[actix_web::test]
 async fn rows_whose_lease_expired_are_republished_by_the_sweep() {
     let app = spawn_app().await;
