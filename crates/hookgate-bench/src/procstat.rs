@@ -17,16 +17,26 @@ pub struct Targets {
     pub database: String,
 }
 
-/// CPU seconds by role at one moment.
+/// CPU seconds of each process, by role, at one moment.
 #[derive(Debug, Clone, Default)]
-pub struct Sample(BTreeMap<&'static str, f64>);
+pub struct Sample(BTreeMap<&'static str, BTreeMap<u32, f64>>);
 
 impl Sample {
-    /// Seconds each role used between `earlier` and `self`.
+    /// Seconds each role used between `earlier` and `self`, process by process: one that
+    /// started in between counts whole, one that exited in between is left out (its last
+    /// seconds cannot be read any more, but its earlier ones must not be subtracted: a
+    /// Postgres backend that exits would otherwise cancel what the others used).
     pub fn since(&self, earlier: &Sample) -> BTreeMap<&'static str, f64> {
         self.0
             .iter()
-            .map(|(role, now)| (*role, now - earlier.0.get(role).copied().unwrap_or(0.0)))
+            .map(|(role, now)| {
+                let before = earlier.0.get(role);
+                let used = now
+                    .iter()
+                    .map(|(pid, s)| s - before.and_then(|b| b.get(pid)).copied().unwrap_or(0.0))
+                    .sum();
+                (*role, used)
+            })
             .collect()
     }
 }
@@ -104,26 +114,21 @@ fn serves(cmdline: &str, database: &str) -> bool {
 
 /// CPU seconds so far of the gateway, Postgres (for `targets.database`) and RabbitMQ.
 pub fn sample(targets: &Targets) -> Sample {
-    let mut out = BTreeMap::new();
-    if let Some(s) = targets.gateway.and_then(process) {
-        out.insert("gateway", s);
-    }
-    let (mut postgres, mut rabbitmq) = (None::<f64>, None::<f64>);
-    for (pid, comm, cmdline) in processes() {
-        let slot = match comm.as_str() {
-            "postgres" if serves(&cmdline, &targets.database) => &mut postgres,
-            "beam.smp" => &mut rabbitmq,
-            _ => continue,
-        };
+    let mut out: BTreeMap<&'static str, BTreeMap<u32, f64>> = BTreeMap::new();
+    let mut add = |role, pid| {
         if let Some(s) = process(pid) {
-            *slot.get_or_insert(0.0) += s;
+            out.entry(role).or_default().insert(pid, s);
         }
+    };
+    if let Some(pid) = targets.gateway {
+        add("gateway", pid);
     }
-    if let Some(s) = postgres {
-        out.insert("postgres", s);
-    }
-    if let Some(s) = rabbitmq {
-        out.insert("rabbitmq", s);
+    for (pid, comm, cmdline) in processes() {
+        match comm.as_str() {
+            "postgres" if serves(&cmdline, &targets.database) => add("postgres", pid),
+            "beam.smp" => add("rabbitmq", pid),
+            _ => {}
+        }
     }
     Sample(out)
 }
@@ -145,6 +150,20 @@ mod tests {
             db
         ));
         assert!(!serves("postgres: 15/main: autovacuum worker other", db));
+    }
+
+    #[test]
+    fn a_process_that_exits_in_the_window_does_not_cancel_the_others() {
+        let at = |pids: &[(u32, f64)]| {
+            Sample(BTreeMap::from([(
+                "postgres",
+                pids.iter().copied().collect(),
+            )]))
+        };
+        // Backend 2 (5 s so far) exits, backend 3 starts, backend 1 uses 0.5 s.
+        let before = at(&[(1, 10.0), (2, 5.0)]);
+        let after = at(&[(1, 10.5), (3, 0.25)]);
+        assert_eq!(after.since(&before)["postgres"], 0.75);
     }
 
     #[test]
