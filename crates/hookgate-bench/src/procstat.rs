@@ -17,9 +17,13 @@ pub struct Targets {
     pub database: String,
 }
 
+/// A process: its pid and its start time (clock ticks after boot), so a reused pid is
+/// another process.
+type Process = (u32, u64);
+
 /// CPU seconds of each process, by role, at one moment.
 #[derive(Debug, Clone, Default)]
-pub struct Sample(BTreeMap<&'static str, BTreeMap<u32, f64>>);
+pub struct Sample(BTreeMap<&'static str, BTreeMap<Process, f64>>);
 
 impl Sample {
     /// Seconds each role used between `earlier` and `self`, process by process: one that
@@ -66,14 +70,21 @@ pub fn process(pid: u32) -> Option<f64> {
 }
 
 fn stat_seconds(path: &Path) -> Option<f64> {
+    stat(path).map(|(seconds, _)| seconds)
+}
+
+/// User + system seconds and start time of the process or thread whose `stat` is `path`.
+fn stat(path: &Path) -> Option<(f64, u64)> {
     let text = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces; fields after its ')' are plain.
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    // utime, stime and starttime are fields 14, 15 and 22 of the line, 12, 13 and 20
+    // after the name.
     let user: f64 = fields.get(11)?.parse().ok()?;
     let system: f64 = fields.get(12)?.parse().ok()?;
-    Some((user + system) / TICKS_PER_SEC)
+    let start: u64 = fields.get(19)?.parse().ok()?;
+    Some(((user + system) / TICKS_PER_SEC, start))
 }
 
 fn processes() -> Vec<(u32, String, String)> {
@@ -114,10 +125,10 @@ fn serves(cmdline: &str, database: &str) -> bool {
 
 /// CPU seconds so far of the gateway, Postgres (for `targets.database`) and RabbitMQ.
 pub fn sample(targets: &Targets) -> Sample {
-    let mut out: BTreeMap<&'static str, BTreeMap<u32, f64>> = BTreeMap::new();
-    let mut add = |role, pid| {
-        if let Some(s) = process(pid) {
-            out.entry(role).or_default().insert(pid, s);
+    let mut out: BTreeMap<&'static str, BTreeMap<Process, f64>> = BTreeMap::new();
+    let mut add = |role, pid: u32| {
+        if let Some((s, start)) = stat(&Path::new("/proc").join(pid.to_string()).join("stat")) {
+            out.entry(role).or_default().insert((pid, start), s);
         }
     };
     if let Some(pid) = targets.gateway {
@@ -154,21 +165,24 @@ mod tests {
 
     #[test]
     fn a_process_that_exits_in_the_window_does_not_cancel_the_others() {
-        let at = |pids: &[(u32, f64)]| {
+        let at = |pids: &[(Process, f64)]| {
             Sample(BTreeMap::from([(
                 "postgres",
                 pids.iter().copied().collect(),
             )]))
         };
-        // Backend 2 (5 s so far) exits, backend 3 starts, backend 1 uses 0.5 s.
-        let before = at(&[(1, 10.0), (2, 5.0)]);
-        let after = at(&[(1, 10.5), (3, 0.25)]);
-        assert_eq!(after.since(&before)["postgres"], 0.75);
+        // Backend 2 (5 s so far) exits, backend 3 starts, backend 1 uses 0.5 s, and pid 4
+        // is reused by a process started later.
+        let before = at(&[((1, 7), 10.0), ((2, 7), 5.0), ((4, 7), 9.0)]);
+        let after = at(&[((1, 7), 10.5), ((3, 90), 0.25), ((4, 95), 0.125)]);
+        assert_eq!(after.since(&before)["postgres"], 0.875);
     }
 
     #[test]
     fn reads_own_cpu_time() {
         assert!(process(std::process::id()).is_some());
+        let me = Path::new("/proc/self/stat");
+        assert!(stat(me).is_some_and(|(_, start)| start > 0));
         assert!(machine_idle().is_some_and(|s| s > 0.0));
         assert!(this_thread() >= 0.0);
     }

@@ -1,10 +1,15 @@
 //! The [`Ledger`]: deletes the outbox rows of confirmed events, off the lanes' path, in
 //! batched statements. After the first confirm of a round it gathers for up to
-//! [`LINGER`] (or [`CHUNK`] rows), so a moderate load costs a few deletes a second rather
-//! than one per relay batch: each statement costs Postgres about as much as its rows. A
-//! row waiting here is confirmed and leased, so no sweep republishes it meanwhile. A
-//! delete that keeps failing is given up: the rows are republished when their lease ends,
-//! which consumers absorb by `message_id` (at-least-once).
+//! [`LINGER`] (or [`GATHER_MAX`] rows), so a moderate load costs a few deletes a second
+//! rather than one per relay batch: each statement costs Postgres about as much as its
+//! rows. A row waiting here normally still holds its lease (30 s from its commit or
+//! claim), so no sweep takes it meanwhile; one whose confirm took most of the lease may be
+//! published again. A stop deletes what the round gathered at once.
+//!
+//! Only rows still leased are deleted ([`store::outbox::delete`]): a replay that made a
+//! confirmed row due again while its delete waited here is published, not lost. A delete
+//! that keeps failing is given up: the rows are republished when their lease ends, which
+//! consumers absorb by `message_id` (at-least-once).
 
 use std::time::Duration;
 
@@ -13,10 +18,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::{metrics::Metrics, store};
 
-/// Most rows per `DELETE`; a round that has gathered this many deletes at once.
+/// Most rows per `DELETE`.
 const CHUNK: usize = 4096;
 /// Longest a round gathers confirms before it deletes (far below the hand-off lease).
 const LINGER: Duration = Duration::from_millis(100);
+/// A round that has gathered this many rows deletes at once, so the confirmed rows
+/// waiting here stay a small part of `hookgate_outbox_pending` at any rate.
+const GATHER_MAX: usize = 512;
 /// Attempts per chunk before giving up on it.
 const ATTEMPTS: u32 = 3;
 
@@ -35,7 +43,7 @@ impl Ledger {
     /// Start the delete task (must be called inside a runtime).
     pub(super) fn new(pool: PgPool, metrics: Metrics) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, metrics, rx));
+        tokio::spawn(run(pool, metrics, rx, LINGER));
         Self { tx }
     }
 
@@ -55,11 +63,16 @@ impl Ledger {
     }
 }
 
-async fn run(pool: PgPool, metrics: Metrics, mut rx: mpsc::UnboundedReceiver<Entry>) {
+async fn run(
+    pool: PgPool,
+    metrics: Metrics,
+    mut rx: mpsc::UnboundedReceiver<Entry>,
+    linger: Duration,
+) {
     while let Some(first) = rx.recv().await {
         let mut round = Round::default();
         round.take(first);
-        let until = tokio::time::Instant::now() + LINGER;
+        let until = tokio::time::Instant::now() + linger;
         while round.gathering() {
             match tokio::time::timeout_at(until, rx.recv()).await {
                 Ok(Some(entry)) => round.take(entry),
@@ -94,9 +107,9 @@ impl Round {
         }
     }
 
-    /// Whether to wait for more: not when closing, nor with a full chunk.
+    /// Whether to wait for more: not when closing, nor with [`GATHER_MAX`] rows.
     fn gathering(&self) -> bool {
-        self.closing.is_none() && self.ids.len() < CHUNK
+        self.closing.is_none() && self.ids.len() < GATHER_MAX
     }
 }
 
@@ -111,5 +124,55 @@ async fn delete(pool: &PgPool, metrics: &Metrics, ids: &[i64]) {
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(200) * attempt).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hookgate_testkit::database::TestDatabase;
+
+    use super::*;
+
+    async fn outbox(pool: &PgPool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT event_pk FROM outbox ORDER BY event_pk")
+            .fetch_all(pool)
+            .await
+            .expect("outbox")
+    }
+
+    /// With a linger of an hour, a stop still deletes every confirmed row at once, and a
+    /// row that a replay made due again after its confirm stays to be published.
+    #[tokio::test]
+    async fn a_stop_deletes_the_gathered_rows_at_once_but_not_a_replayed_one() {
+        let db = TestDatabase::create().await;
+        sqlx::query(
+            "INSERT INTO outbox (event_pk, next_attempt_at)
+             SELECT n, now() + interval '30 seconds' FROM generate_series(1, 4) n",
+        )
+        .execute(&db.pool)
+        .await
+        .expect("leased rows");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(
+            db.pool.clone(),
+            Metrics::new(),
+            rx,
+            Duration::from_secs(3600),
+        ));
+        tx.send(Entry::Confirmed(vec![1, 2])).expect("send");
+        tx.send(Entry::Confirmed(vec![3])).expect("send");
+        // What a replay does to a stored event's row.
+        sqlx::query("UPDATE outbox SET next_attempt_at = now() WHERE event_pk = 3")
+            .execute(&db.pool)
+            .await
+            .expect("replay");
+        let (reply, done) = oneshot::channel();
+        tx.send(Entry::Close(reply)).expect("send");
+        tokio::time::timeout(Duration::from_secs(10), done)
+            .await
+            .expect("the stop did not wait out the linger")
+            .expect("reply");
+        task.await.expect("ledger task");
+        assert_eq!(outbox(&db.pool).await, vec![3, 4]);
     }
 }

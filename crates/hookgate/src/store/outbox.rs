@@ -67,13 +67,15 @@ pub async fn claim(
     .await
 }
 
-/// The broker confirmed these: their outbox rows go.
+/// The broker confirmed these: their outbox rows go, if they are still leased. A row that
+/// is due again (a replay reset it after the publish, or its lease ran out before the
+/// confirm) stays, and is published again.
 #[tracing::instrument(skip_all, fields(rows = ids.len()))]
 pub async fn delete<'c>(db: impl PgExecutor<'c>, ids: &[i64]) -> Result<(), sqlx::Error> {
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM outbox WHERE event_pk = ANY($1)")
+    sqlx::query("DELETE FROM outbox WHERE event_pk = ANY($1) AND next_attempt_at > now()")
         .bind(ids)
         .execute(db)
         .await?;
