@@ -66,7 +66,12 @@ pub fn this_thread() -> f64 {
 
 /// User + system seconds of one process.
 pub fn process(pid: u32) -> Option<f64> {
-    stat_seconds(&Path::new("/proc").join(pid.to_string()).join("stat"))
+    process_stat(pid).map(|(seconds, _)| seconds)
+}
+
+/// User + system seconds and start time of one process.
+fn process_stat(pid: u32) -> Option<(f64, u64)> {
+    stat(&Path::new("/proc").join(pid.to_string()).join("stat"))
 }
 
 fn stat_seconds(path: &Path) -> Option<f64> {
@@ -127,7 +132,7 @@ fn serves(cmdline: &str, database: &str) -> bool {
 pub fn sample(targets: &Targets) -> Sample {
     let mut out: BTreeMap<&'static str, BTreeMap<Process, f64>> = BTreeMap::new();
     let mut add = |role, pid: u32| {
-        if let Some((s, start)) = stat(&Path::new("/proc").join(pid.to_string()).join("stat")) {
+        if let Some((s, start)) = process_stat(pid) {
             out.entry(role).or_default().insert((pid, start), s);
         }
     };
