@@ -22,7 +22,7 @@ pub struct RequestLabels {
     /// Provider name, or `_unknown` for paths that name no provider.
     pub provider: String,
     /// `accepted`, `duplicate` or the error code of the answer.
-    pub outcome: String,
+    pub outcome: &'static str,
 }
 
 /// Labels of the per-table retention series.
@@ -261,11 +261,11 @@ impl Metrics {
     }
 
     /// Count one answered webhook request.
-    pub fn request(&self, provider: &str, outcome: &str) {
+    pub fn request(&self, provider: &str, outcome: &'static str) {
         self.requests
             .get_or_create(&RequestLabels {
                 provider: provider.into(),
-                outcome: outcome.into(),
+                outcome,
             })
             .inc();
         self.traffic.count(provider, outcome, || self.ack_totals());

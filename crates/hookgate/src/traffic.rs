@@ -21,7 +21,9 @@ pub const BUCKETS: usize = 288;
 struct Bucket {
     /// Unix time / [`BUCKET_SECS`].
     slot: u64,
-    counts: HashMap<(String, String), u64>,
+    /// Answers by provider, then by outcome: the hot path finds an existing entry without
+    /// allocating.
+    counts: HashMap<String, HashMap<&'static str, u64>>,
     /// The ack histogram's cumulative (sum, count) when this bucket opened.
     ack_at_open: (f64, u64),
 }
@@ -75,7 +77,7 @@ fn now_slot() -> u64 {
 impl Traffic {
     /// Count one answer. `ack` reads the ack histogram's cumulative (sum, count), before
     /// this answer's latency is observed; it is called only when a bucket opens.
-    pub fn count(&self, provider: &str, outcome: &str, ack: impl FnOnce() -> (f64, u64)) {
+    pub fn count(&self, provider: &str, outcome: &'static str, ack: impl FnOnce() -> (f64, u64)) {
         let slot = now_slot();
         let Ok(mut buckets) = self.buckets.lock() else {
             return;
@@ -91,10 +93,11 @@ impl Traffic {
             });
         }
         if let Some(bucket) = buckets.back_mut() {
-            *bucket
-                .counts
-                .entry((provider.to_owned(), outcome.to_owned()))
-                .or_insert(0) += 1;
+            let outcomes = match bucket.counts.get_mut(provider) {
+                Some(outcomes) => outcomes,
+                None => bucket.counts.entry(provider.to_owned()).or_default(),
+            };
+            *outcomes.entry(outcome).or_insert(0) += 1;
         }
     }
 
@@ -109,13 +112,11 @@ impl Traffic {
         let mut ack_start = None;
         for bucket in buckets.iter().filter(|b| b.slot >= first) {
             ack_start.get_or_insert(bucket.ack_at_open);
-            for ((provider, outcome), n) in &bucket.counts {
-                *out.providers
-                    .entry(provider.clone())
-                    .or_default()
-                    .outcomes
-                    .entry(outcome.clone())
-                    .or_insert(0) += n;
+            for (provider, outcomes) in &bucket.counts {
+                let totals = &mut out.providers.entry(provider.clone()).or_default().outcomes;
+                for (outcome, n) in outcomes {
+                    *totals.entry((*outcome).to_owned()).or_insert(0) += n;
+                }
             }
         }
         if let Some((sum, count)) = ack_start {

@@ -206,20 +206,30 @@ async fn commit(
             return;
         }
     };
-    // Index of the job whose event each new row stores.
-    let mut stored = vec![false; batch.len()];
-    let mut handed = Vec::with_capacity(new.len());
-    for (pk, provider, event_id) in &new {
-        let Some(&i) = first_of.get(&(provider.as_str(), event_id.as_str())) else {
-            continue;
-        };
-        stored[i] = true;
-        handed.push(Committed {
-            pk: *pk,
-            event: batch[i].event.clone(),
-        });
-    }
+    // The job whose event each new row stores.
+    let rows: Vec<(i64, usize)> = new
+        .iter()
+        .filter_map(|(pk, provider, event_id)| {
+            first_of
+                .get(&(provider.as_str(), event_id.as_str()))
+                .map(|&i| (*pk, i))
+        })
+        .collect();
+    drop(unique);
     drop(first_of);
+    let (mut events, replies): (Vec<Option<NewEvent>>, Vec<_>) = batch
+        .into_iter()
+        .map(|job| (Some(job.event), job.reply))
+        .unzip();
+    let mut stored = vec![false; replies.len()];
+    let mut handed = Vec::with_capacity(rows.len());
+    for (pk, i) in rows {
+        // The event moves to the relay: the answer needs only whether it was stored.
+        if let Some(event) = events[i].take() {
+            stored[i] = true;
+            handed.push(Committed { pk, event });
+        }
+    }
     match slot {
         Some(slot) if !handed.is_empty() => slot.send(handed),
         Some(_) => {}
@@ -229,12 +239,12 @@ async fn commit(
         }
         None => {}
     }
-    for (job, accepted) in batch.into_iter().zip(stored) {
+    for (reply, accepted) in replies.into_iter().zip(stored) {
         let outcome = if accepted {
             Outcome::Accepted
         } else {
             Outcome::Duplicate
         };
-        let _ = job.reply.send(Ok(outcome));
+        let _ = reply.send(Ok(outcome));
     }
 }

@@ -28,8 +28,10 @@ impl Headers for HeaderView<'_> {
 }
 
 /// The handler. The span carries the provider and, once known, the event ID; never the
-/// body, a signature or a secret.
-#[tracing::instrument(name = "webhook", skip_all, fields(provider = %provider, event_id = tracing::field::Empty))]
+/// body, a signature or a secret. It is a debug span (`RUST_LOG=hookgate=debug` shows it):
+/// at the default level a span per request cost the gateway 4-6% of its CPU
+/// (BENCHMARKS.md), so the request's info logs name the provider themselves.
+#[tracing::instrument(level = "debug", name = "webhook", skip_all, fields(provider = %provider, event_id = tracing::field::Empty))]
 pub async fn ingest(
     request: HttpRequest,
     provider: web::Path<String>,
@@ -56,16 +58,23 @@ pub async fn ingest(
         Err(e) => {
             state.metrics.request(label, e.code());
             state.rejections.record(&request, &provider, label, e);
-            tracing::info!(code = e.code(), "webhook rejected");
+            tracing::info!(provider = %provider.as_str(), code = e.code(), "webhook rejected");
         }
     }
     Ok(match result? {
-        Accepted::Stored(outcome, event_id) => HttpResponse::Ok().json(serde_json::json!({
-            "status": outcome.as_str(),
-            "event_id": event_id,
-        })),
+        Accepted::Stored(outcome, event_id) => HttpResponse::Ok().json(Answer {
+            status: outcome.as_str(),
+            event_id: &event_id,
+        }),
         Accepted::Handshake(reply) => handshake_response(reply),
     })
+}
+
+/// The answer to a stored event: `{"status": "accepted" | "duplicate", "event_id": ...}`.
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    status: &'static str,
+    event_id: &'a str,
 }
 
 /// A handshake answered exactly as the provider requires: status, content type, extra
@@ -164,6 +173,7 @@ async fn accept(
                 _ => false,
             };
             tracing::info!(
+                provider = name,
                 topic_arn = subscription.topic_arn(),
                 confirmed,
                 "SNS subscription message verified; not stored"
