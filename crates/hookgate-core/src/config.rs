@@ -611,6 +611,16 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if self.database.pool_max as usize <= self.writer.concurrency {
+            return Err(ConfigError::invalid(
+                "database.pool_max",
+                format!(
+                    "must be greater than writer.concurrency ({}): each commit slot keeps a \
+                     connection, and the relay, retention and health checks need the rest",
+                    self.writer.concurrency
+                ),
+            ));
+        }
         if self.relay.concurrency == 0 {
             return Err(ConfigError::invalid(
                 "relay.concurrency",

@@ -31,9 +31,10 @@ pub fn options(url: &str) -> anyhow::Result<PgConnectOptions> {
 /// answer 503 until it is back).
 ///
 /// Connections are not pinged on acquire (sqlx's default sends a round trip on every
-/// acquire, one per group commit): a dead connection fails its statement instead, which
-/// the writer answers with 503 (the provider retries) and the relay retries, and sqlx
-/// drops it from the pool.
+/// acquire): a dead connection fails its statement instead, which the writer answers with
+/// 503 (the provider retries) and the relay retries, and sqlx drops it from the pool.
+/// sqlx still sends one on every release; the writer avoids that per group commit by
+/// keeping its connections (`writer::Slot`).
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(config.pool_max)

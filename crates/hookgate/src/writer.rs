@@ -3,19 +3,23 @@
 //! Requests hand their verified event to a bounded channel and wait. A collector takes the
 //! first waiting event, then everything else already queued (up to `batch_max`), and
 //! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
-//! transaction) while the next batch accumulates. Only after the commit is each request
+//! transaction) while the next batch accumulates. Each of the `writer.concurrency` commit
+//! slots keeps its connection between commits (see [`Slot`]). Only after the commit is each request
 //! answered, so a 200 always means "on disk", and only then are the new events (with the
 //! bodies held here) handed to the relay through the [`Handoff`], so nothing is published
 //! before it is durable and a duplicate is never handed over. No timer is involved: under
 //! load batches grow by themselves, when idle a lone event commits at once.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use actix_web::web::Bytes;
 use hookgate_core::{Verified, config::WriterConfig};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, pool::PoolConnection};
 use tokio::{
-    sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot},
+    sync::{mpsc, oneshot},
     task::{JoinHandle, JoinSet},
 };
 use tokio_util::sync::CancellationToken;
@@ -23,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     handoff::{self, Committed, Handoff},
     metrics::Metrics,
-    store::NewEvent,
+    store::{NewEvent, events::Inserted},
 };
 
 /// What happened to a submitted event.
@@ -79,11 +83,16 @@ impl BatchWriter {
         stop: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let (back, free) = mpsc::unbounded_channel();
+        for _ in 0..config.concurrency {
+            let _ = back.send(None);
+        }
         let collector = Collector {
             rx,
             pool,
             batch_max: config.batch_max,
-            permits: Arc::new(Semaphore::new(config.concurrency)),
+            free,
+            back,
             metrics,
             handoff,
         };
@@ -120,9 +129,55 @@ struct Collector {
     rx: mpsc::Receiver<Job>,
     pool: PgPool,
     batch_max: usize,
-    permits: Arc<Semaphore>,
+    /// Free commit slots, with the connection each kept (`None`: acquire one).
+    free: mpsc::UnboundedReceiver<Option<Held>>,
+    /// Where a [`Slot`] goes back to.
+    back: mpsc::UnboundedSender<Option<Held>>,
     metrics: Metrics,
     handoff: Handoff,
+}
+
+type Held = PoolConnection<Postgres>;
+
+/// One of the `writer.concurrency` commit slots, with the connection it keeps between
+/// commits.
+///
+/// Keeping it saves a round trip per commit: sqlx returns a released connection to the
+/// pool only after a `Sync` round trip to the server, in a task of its own (one more
+/// Postgres wake-up and two more task hops per group commit). A connection whose
+/// statement failed is not kept: dropped, it goes back to the pool, which tests it and
+/// closes it if it is broken, and the next commit acquires another. The slot goes back
+/// when dropped, also if its commit panics.
+struct Slot {
+    conn: Option<Held>,
+    back: mpsc::UnboundedSender<Option<Held>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Closed only when the collector has ended: the connection then goes to the pool.
+        let _ = self.back.send(self.conn.take());
+    }
+}
+
+impl Slot {
+    /// Insert on the kept connection, or on one acquired now.
+    async fn insert(
+        &mut self,
+        pool: &PgPool,
+        events: &[&NewEvent],
+        lease: Duration,
+    ) -> Result<Vec<Inserted>, sqlx::Error> {
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => pool.acquire().await?,
+        };
+        let result = crate::store::events::insert_batch(&mut *conn, events, lease).await;
+        if result.is_ok() {
+            self.conn = Some(conn);
+        }
+        result
+    }
 }
 
 impl Collector {
@@ -131,8 +186,12 @@ impl Collector {
         loop {
             // Wait for a commit slot first: while all slots are busy, events pile up in the
             // channel and the next batch takes them all.
-            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+            let Some(conn) = self.free.recv().await else {
                 break;
+            };
+            let slot = Slot {
+                conn,
+                back: self.back.clone(),
             };
             let first = tokio::select! {
                 job = self.rx.recv() => job,
@@ -153,7 +212,7 @@ impl Collector {
             }
             commits.spawn(commit(
                 batch,
-                permit,
+                slot,
                 self.pool.clone(),
                 self.metrics.clone(),
                 self.handoff.clone(),
@@ -165,33 +224,29 @@ impl Collector {
 }
 
 #[tracing::instrument(name = "group_commit", skip_all, fields(events = batch.len()))]
-async fn commit(
-    batch: Vec<Job>,
-    _permit: OwnedSemaphorePermit,
-    pool: PgPool,
-    metrics: Metrics,
-    handoff: Handoff,
-) {
+async fn commit(batch: Vec<Job>, mut slot: Slot, pool: PgPool, metrics: Metrics, handoff: Handoff) {
     // Copies of one event in the same batch: only the first goes to the database.
     let mut first_of: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
     let mut unique = Vec::with_capacity(batch.len());
     for (i, job) in batch.iter().enumerate() {
         let key = (&*job.event.provider, job.event.event_id.as_str());
-        if let std::collections::hash_map::Entry::Vacant(slot) = first_of.entry(key) {
-            slot.insert(i);
+        if let std::collections::hash_map::Entry::Vacant(entry) = first_of.entry(key) {
+            entry.insert(i);
             unique.push(&job.event);
         }
     }
     // Reserve the hand-off before committing: with a place, the outbox rows are leased to
     // the in-memory path; without one they are due for the sweep at once.
-    let slot = handoff.reserve().await;
-    let lease = if slot.is_some() {
+    let place = handoff.reserve().await;
+    let lease = if place.is_some() {
         handoff::LEASE
     } else {
         std::time::Duration::ZERO
     };
     let started = Instant::now();
-    let result = crate::store::events::insert_batch(&pool, &unique, lease).await;
+    let result = slot.insert(&pool, &unique, lease).await;
+    // The slot is free for the next batch while this one is answered.
+    drop(slot);
     metrics.batch_size.observe(batch.len() as f64);
     metrics
         .commit_latency
@@ -230,8 +285,8 @@ async fn commit(
             handed.push(Committed { pk, event });
         }
     }
-    match slot {
-        Some(slot) if !handed.is_empty() => slot.send(handed),
+    match place {
+        Some(place) if !handed.is_empty() => place.send(handed),
         Some(_) => {}
         None if !handed.is_empty() => {
             metrics.handoff_skipped.inc();

@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use actix_web::web::Bytes;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 
 /// A verified event on its way into the table.
 #[derive(Debug, Clone)]
@@ -32,16 +32,16 @@ pub type Inserted = (i64, String, String);
 /// `events` (the writer removes in-batch copies first). Each new event's outbox row is
 /// due `lease` from now: zero makes it the recovery sweep's at once.
 ///
-/// Run on the pool (autocommit), the single statement is its own transaction: all rows or
+/// Run outside a transaction (autocommit), the single statement is its own transaction: all rows or
 /// none, durable when it returns (`synchronous_commit = on`), in one round trip instead of
 /// BEGIN / INSERT / COMMIT.
 #[tracing::instrument(skip_all, fields(rows = events.len()))]
-pub async fn insert_batch(
-    pool: &PgPool,
+pub async fn insert_batch<'c, E: PgExecutor<'c>>(
+    executor: E,
     events: &[&NewEvent],
     lease: Duration,
 ) -> Result<Vec<Inserted>, sqlx::Error> {
-    insert_batch_at(pool, events, lease, None).await
+    insert_batch_at(executor, events, lease, None).await
 }
 
 /// [`insert_batch`] on any executor (a transaction in tests), as of database time

@@ -215,6 +215,8 @@ async fn database_down_is_503_with_retry_after_and_nothing_unstored_is_acknowled
         (503, Some("down"))
     );
     pg.restore();
+    // The cut broke the connections the writer's commit slots keep: a slot must drop a
+    // connection whose statement failed, or every commit on it fails from now on.
     eventually(Duration::from_secs(10), || async {
         app.send("groq", "evt_after", "t").await.status == 200
     })
