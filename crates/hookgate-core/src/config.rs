@@ -611,13 +611,13 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if self.database.pool_max as usize <= self.writer.concurrency {
+        if (self.database.pool_max as usize) < self.writer.concurrency + 2 {
             return Err(ConfigError::invalid(
                 "database.pool_max",
                 format!(
-                    "must be greater than writer.concurrency ({}): each commit slot keeps a \
+                    "must be at least writer.concurrency + 2 ({}): each commit slot keeps a \
                      connection, and the relay, retention and health checks need the rest",
-                    self.writer.concurrency
+                    self.writer.concurrency + 2
                 ),
             ));
         }

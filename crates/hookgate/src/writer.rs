@@ -137,7 +137,22 @@ struct Collector {
     handoff: Handoff,
 }
 
-type Held = PoolConnection<Postgres>;
+/// A connection a commit slot keeps, with when it was acquired and last used.
+struct Held {
+    conn: PoolConnection<Postgres>,
+    acquired: Instant,
+    used: Instant,
+}
+
+/// A kept connection idle for longer goes back to the pool (which tests it on the way: a
+/// quiet period may have let a server or middlebox close it), and the next commit takes
+/// one from the pool as any statement does.
+const KEEP_IDLE: Duration = Duration::from_secs(30);
+
+/// A kept connection older than this goes back to the pool, which closes it past its
+/// `max_lifetime` (sqlx's default, 30 min): connections still move to a failed-over or
+/// re-resolved server.
+const KEEP_AGE: Duration = Duration::from_secs(15 * 60);
 
 /// One of the `writer.concurrency` commit slots, with the connection it keeps between
 /// commits.
@@ -146,8 +161,9 @@ type Held = PoolConnection<Postgres>;
 /// pool only after a `Sync` round trip to the server, in a task of its own (one more
 /// Postgres wake-up and two more task hops per group commit). A connection whose
 /// statement failed is not kept: dropped, it goes back to the pool, which tests it and
-/// closes it if it is broken, and the next commit acquires another. The slot goes back
-/// when dropped, also if its commit panics.
+/// closes it if it is broken, and the next commit acquires another. Nor is one idle for
+/// [`KEEP_IDLE`] or older than [`KEEP_AGE`]. The slot goes back when dropped, also if its
+/// commit panics.
 struct Slot {
     conn: Option<Held>,
     back: mpsc::UnboundedSender<Option<Held>>,
@@ -168,13 +184,26 @@ impl Slot {
         events: &[&NewEvent],
         lease: Duration,
     ) -> Result<Vec<Inserted>, sqlx::Error> {
-        let mut conn = match self.conn.take() {
-            Some(conn) => conn,
-            None => pool.acquire().await?,
+        let kept = self
+            .conn
+            .take()
+            .filter(|held| held.used.elapsed() < KEEP_IDLE && held.acquired.elapsed() < KEEP_AGE);
+        let mut held = match kept {
+            Some(held) => held,
+            None => {
+                let conn = pool.acquire().await?;
+                let now = Instant::now();
+                Held {
+                    conn,
+                    acquired: now,
+                    used: now,
+                }
+            }
         };
-        let result = crate::store::events::insert_batch(&mut *conn, events, lease).await;
+        let result = crate::store::events::insert_batch(&mut *held.conn, events, lease).await;
         if result.is_ok() {
-            self.conn = Some(conn);
+            held.used = Instant::now();
+            self.conn = Some(held);
         }
         result
     }

@@ -134,7 +134,7 @@ fn every_validation_error_names_its_key() {
                 "retention.payloads",
             ),
             ("[writer]\nbatch_max = 0\n", "writer.batch_max"),
-            ("[writer]\nconcurrency = 8\n", "database.pool_max"),
+            ("[writer]\nconcurrency = 7\n", "database.pool_max"),
             (
                 "[relay]\nbackpressure_wait = \"3s\"\n",
                 "relay.backpressure_wait",
