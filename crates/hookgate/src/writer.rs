@@ -4,11 +4,12 @@
 //! first waiting event, then everything else already queued (up to `batch_max`), and
 //! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
 //! transaction) while the next batch accumulates. Each of the `writer.concurrency` commit
-//! slots keeps its connection between commits (see [`Slot`]). Only after the commit is each request
-//! answered, so a 200 always means "on disk", and only then are the new events (with the
-//! bodies held here) handed to the relay through the [`Handoff`], so nothing is published
-//! before it is durable and a duplicate is never handed over. No timer is involved: under
-//! load batches grow by themselves, when idle a lone event commits at once.
+//! slots keeps its connection between commits (see [`Slot`]). Only after the commit is
+//! each request answered, so a 200 always means "on disk", and only then are the new
+//! events (with the bodies held here) handed to the relay through the [`Handoff`], so
+//! nothing is published before it is durable and a duplicate is never handed over. No
+//! timer is involved: under load batches grow by themselves, when idle a lone event
+//! commits at once.
 
 use std::{
     collections::HashMap,

@@ -28,7 +28,7 @@ impl Headers for HeaderView<'_> {
 }
 
 /// The handler. The span carries the provider and, once known, the event ID; never the
-/// body, a signature or a secret. It is a debug span (`RUST_LOG=hookgate=debug` shows it):
+/// body, a signature or a secret. A debug span (`RUST_LOG=info,hookgate=debug` shows it):
 /// at the default level a span per request cost the gateway 4-6% of its CPU
 /// (BENCHMARKS.md), so the request's info logs name the provider themselves.
 #[tracing::instrument(level = "debug", name = "webhook", skip_all, fields(provider = %provider, event_id = tracing::field::Empty))]
