@@ -29,8 +29,10 @@ use crate::store::NewEvent;
 pub const LEASE: Duration = Duration::from_secs(30);
 
 /// Committed batches the relay has not taken yet (a batch is up to `writer.batch_max`
-/// events).
-pub const CAPACITY: usize = 32;
+/// events). When the broker is the bottleneck, acknowledged events wait here: 8 batches
+/// halved the closed-loop ack -> delivered p99 against 32 at the same maximum, and kept
+/// ack p99 no higher (BENCHMARKS.md §2, sixth session).
+pub const CAPACITY: usize = 8;
 
 /// One committed, new event, as the relay publishes it.
 #[derive(Debug, Clone)]
