@@ -611,13 +611,14 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if (self.database.pool_max as usize) < self.writer.concurrency + 2 {
+        let pool_min = self.writer.concurrency + 2;
+        if (self.database.pool_max as usize) < pool_min {
             return Err(ConfigError::invalid(
                 "database.pool_max",
                 format!(
-                    "must be at least writer.concurrency + 2 ({}): each commit slot keeps a \
-                     connection, and the relay, retention and health checks need the rest",
-                    self.writer.concurrency + 2
+                    "must be at least writer.concurrency + 2 ({pool_min}): each commit slot \
+                     keeps a connection, and the relay, retention and health checks need the \
+                     rest"
                 ),
             ));
         }

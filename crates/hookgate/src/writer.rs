@@ -306,12 +306,10 @@ async fn commit(batch: Vec<Job>, mut slot: Slot, pool: PgPool, metrics: Metrics,
         .into_iter()
         .map(|job| (Some(job.event), job.reply))
         .unzip();
-    let mut stored = vec![false; replies.len()];
     let mut handed = Vec::with_capacity(rows.len());
     for (pk, i) in rows {
-        // The event moves to the relay: the answer needs only whether it was stored.
+        // The event moves to the relay: an event taken is one that was stored.
         if let Some(event) = events[i].take() {
-            stored[i] = true;
             handed.push(Committed { pk, event });
         }
     }
@@ -324,8 +322,8 @@ async fn commit(batch: Vec<Job>, mut slot: Slot, pool: PgPool, metrics: Metrics,
         }
         None => {}
     }
-    for (reply, accepted) in replies.into_iter().zip(stored) {
-        let outcome = if accepted {
+    for (reply, left) in replies.into_iter().zip(events) {
+        let outcome = if left.is_none() {
             Outcome::Accepted
         } else {
             Outcome::Duplicate
