@@ -14,8 +14,8 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use hookgate_core::config::AmqpConfig;
 use lapin::{
-    Connection, ExchangeKind,
-    options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions},
+    Connection,
+    options::{QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions},
     types::{AMQPValue, FieldTable},
 };
 use serde::Serialize;
@@ -80,17 +80,7 @@ impl Inbox {
     pub async fn bind(amqp: &AmqpConfig, prefix: &str) -> anyhow::Result<Self> {
         let connection = hookgate::broker::connect(&amqp.url).await?;
         let channel = connection.create_channel().await?;
-        channel
-            .exchange_declare(
-                amqp.exchange.as_str().into(),
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        crate::declare_topic(&channel, &amqp.exchange).await?;
         let prefix = prefix.to_owned();
         let queue = format!("hookgate.bench.{prefix}");
         channel

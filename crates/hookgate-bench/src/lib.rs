@@ -16,6 +16,8 @@
 //! - [`procstat`]: CPU per event of the gateway, Postgres, RabbitMQ and the generator.
 //! - [`ceilings`]: persistent confirmed publishes to a durable queue, and batched
 //!   `INSERT ... ON CONFLICT DO NOTHING` with synchronous commit.
+//! - [`floors`]: the two together, the least a durable gateway must do per event (store,
+//!   then publish) and the least a relay must do per backlog row (read, publish, delete).
 //! - [`audit`]: `hookgate bench audit`, draining a queue into a file of message IDs (the
 //!   loss check of `scripts/chaos`).
 //! - [`drain`]: `hookgate bench drain`, timing how fast an outbox backlog empties.
@@ -31,6 +33,7 @@ pub mod client;
 pub mod corpus;
 pub mod drain;
 pub mod expiry;
+pub mod floors;
 pub mod inbox;
 pub mod load;
 pub mod procstat;
@@ -151,7 +154,8 @@ pub struct BenchArgs {
     /// Body size in bytes.
     #[arg(long, default_value_t = 1024)]
     pub body_size: usize,
-    /// Also measure the raw RabbitMQ and Postgres ceilings (before the load).
+    /// Also measure the raw RabbitMQ and Postgres ceilings and the durable floors (before
+    /// the load).
     #[arg(long)]
     pub ceilings: bool,
     /// Skip the load (e.g. only `--ceilings`).
@@ -266,7 +270,10 @@ pub async fn run(
 ) -> anyhow::Result<Report> {
     let mut report = Report::default();
     if args.ceilings {
-        eprintln!("measuring raw ceilings ({:?} each)...", args.duration);
+        eprintln!(
+            "measuring raw ceilings and floors ({:?} each)...",
+            args.duration
+        );
         report.ceilings = Some(ceilings::measure(config, args).await?);
     }
     if !args.no_load || args.write_corpus.is_some() {
@@ -395,6 +402,21 @@ async fn measure_gateway(
     Ok(())
 }
 
+/// Declare `name` as a durable topic exchange, as the gateway declares its own.
+async fn declare_topic(channel: &lapin::Channel, name: &str) -> lapin::Result<()> {
+    channel
+        .exchange_declare(
+            name.into(),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+}
+
 /// Consume `queue` without acknowledgements: the broker forgets each message once sent
 /// (the bench's queue, the ceiling's drain, the audit).
 async fn consume(
@@ -477,10 +499,21 @@ fn print_table(r: &Report) {
             "  rabbitmq confirmed publishes/s  {:>12.0}",
             c.rabbitmq_confirmed_per_sec
         );
+        for s in c.rabbitmq_shapes.iter().chain([&c.spec_messages]) {
+            println!("    {:<46}{:>12.0}", s.shape, s.per_sec);
+        }
         println!(
             "  postgres inserted rows/s        {:>12.0}",
             c.postgres_rows_per_sec
         );
+        let ceiling = c.rabbitmq_confirmed_per_sec;
+        for (name, f) in [("ingest", &c.ingest_floor), ("drain", &c.drain_floor)] {
+            println!(
+                "  {name:<6} floor events/s           {:>12.0}  ({:.2}x the broker ceiling)",
+                f.per_sec,
+                f.per_sec / ceiling
+            );
+        }
     }
     if let Some(l) = &r.load {
         println!(

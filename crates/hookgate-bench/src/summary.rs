@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::drain::DrainReport;
+use crate::{drain::DrainReport, floors::Floor};
 
 /// `bench summary` arguments.
 #[derive(Debug, Clone, Args)]
@@ -38,7 +38,19 @@ struct Report {
 #[derive(Debug, Deserialize)]
 struct Ceilings {
     rabbitmq_confirmed_per_sec: f64,
+    #[serde(default)]
+    rabbitmq_shapes: Vec<Shape>,
+    spec_messages: Option<Shape>,
     postgres_rows_per_sec: f64,
+    ingest_floor: Option<Floor>,
+    drain_floor: Option<Floor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Shape {
+    shape: String,
+    per_sec: f64,
+    cpu_us_per_message: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,11 +124,44 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         format!("{ceiling:.0}"),
         "= 1.00".into(),
     );
+    for shape in c.rabbitmq_shapes.iter().chain(&c.spec_messages) {
+        row(
+            &format!("  publisher: {}", shape.shape),
+            format!("{:.0}", shape.per_sec),
+            format!(
+                "{:.2}x; CPU us/message {}",
+                shape.per_sec / ceiling,
+                per_process(&shape.cpu_us_per_message)
+            ),
+        );
+    }
     row(
         "raw Postgres batched rows/s",
         format!("{:.0}", c.postgres_rows_per_sec),
         String::new(),
     );
+    for (name, floor) in [
+        ("ingest floor (store, then publish)", &c.ingest_floor),
+        ("drain floor (read, publish, delete)", &c.drain_floor),
+    ] {
+        if let Some(f) = floor {
+            row(
+                &format!("{name}/s"),
+                format!("{:.0}", f.per_sec),
+                format!(
+                    "{:.2}x ceiling; CPU us/event {}",
+                    f.per_sec / ceiling,
+                    per_process(&f.cpu_us_per_event)
+                ),
+            );
+        }
+    }
+    let of_floor = |rate: f64, floor: &Option<Floor>| {
+        floor
+            .as_ref()
+            .map(|f| format!(", {:.2}x floor", rate / f.per_sec))
+            .unwrap_or_default()
+    };
     let mut missing = 0;
     let mut runs = Vec::new();
     for (file, label) in [
@@ -147,7 +192,11 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         row(
             &format!("{label}: end to end/s (queued during load)"),
             format!("{:.0}", d.end_to_end_per_sec),
-            format!("{:.2}x ceiling", d.end_to_end_per_sec / ceiling),
+            format!(
+                "{:.2}x ceiling{}",
+                d.end_to_end_per_sec / ceiling,
+                of_floor(d.end_to_end_per_sec, &c.ingest_floor)
+            ),
         );
         row(
             &format!("{label}: outbox depth at end / drain"),
@@ -172,15 +221,10 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             String::new(),
         );
         if let Some(cpu) = &r.cpu {
-            let us: Vec<String> = cpu
-                .us_per_request
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.1}"))
-                .collect();
             row(
                 &format!("{label}: CPU us/event"),
                 String::new(),
-                us.join(", "),
+                per_process(&cpu.us_per_request),
             );
         }
         row(
@@ -205,8 +249,9 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             "backlog drain after a broker outage, rows/s",
             format!("{:.0}", d.rows_per_sec),
             format!(
-                "{:.2}x ceiling ({} rows, {} left)",
+                "{:.2}x ceiling{} ({} rows, {} left)",
                 d.rows_per_sec / ceiling,
+                of_floor(d.rows_per_sec, &c.drain_floor),
                 d.backlog,
                 d.left
             ),
@@ -227,6 +272,14 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
     }
     print!("{out}");
     Ok(missing == 0)
+}
+
+/// "gateway 35.1, postgres 46.2, ..." from CPU figures by process.
+fn per_process(us: &BTreeMap<String, f64>) -> String {
+    us.iter()
+        .map(|(k, v)| format!("{k} {v:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
