@@ -138,11 +138,34 @@ struct Collector {
     handoff: Handoff,
 }
 
-/// A connection a commit slot keeps, with when it was acquired and last used.
+/// A connection a commit slot keeps.
 struct Held {
     conn: PoolConnection<Postgres>,
+    age: Age,
+}
+
+/// When a kept connection was acquired and last used.
+#[derive(Debug, Clone, Copy)]
+struct Age {
     acquired: Instant,
     used: Instant,
+}
+
+impl Age {
+    /// Acquired and used at `now`.
+    fn new(now: Instant) -> Self {
+        Self {
+            acquired: now,
+            used: now,
+        }
+    }
+
+    /// Whether the slot may use the connection again at `now`: used within
+    /// [`KEEP_IDLE`] and acquired within [`KEEP_AGE`].
+    fn keep(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.used) < KEEP_IDLE
+            && now.saturating_duration_since(self.acquired) < KEEP_AGE
+    }
 }
 
 /// A kept connection idle for longer goes back to the pool (which tests it on the way: a
@@ -185,25 +208,18 @@ impl Slot {
         events: &[&NewEvent],
         lease: Duration,
     ) -> Result<Vec<Inserted>, sqlx::Error> {
-        let kept = self
-            .conn
-            .take()
-            .filter(|held| held.used.elapsed() < KEEP_IDLE && held.acquired.elapsed() < KEEP_AGE);
+        let now = Instant::now();
+        let kept = self.conn.take().filter(|held| held.age.keep(now));
         let mut held = match kept {
             Some(held) => held,
-            None => {
-                let conn = pool.acquire().await?;
-                let now = Instant::now();
-                Held {
-                    conn,
-                    acquired: now,
-                    used: now,
-                }
-            }
+            None => Held {
+                conn: pool.acquire().await?,
+                age: Age::new(Instant::now()),
+            },
         };
         let result = crate::store::events::insert_batch(&mut *held.conn, events, lease).await;
         if result.is_ok() {
-            held.used = Instant::now();
+            held.age.used = Instant::now();
             self.conn = Some(held);
         }
         result
@@ -329,5 +345,27 @@ async fn commit(batch: Vec<Job>, mut slot: Slot, pool: PgPool, metrics: Metrics,
             Outcome::Duplicate
         };
         let _ = reply.send(Ok(outcome));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_connection_goes_back_when_idle_or_old() {
+        let start = Instant::now();
+        let second = Duration::from_secs(1);
+        let mut age = Age::new(start);
+        // Used a moment ago: kept.
+        assert!(age.keep(start + second));
+        // Idle for KEEP_IDLE: handed back, though young.
+        assert!(age.keep(start + KEEP_IDLE - second));
+        assert!(!age.keep(start + KEEP_IDLE));
+        // Used again and again, but acquired KEEP_AGE ago: handed back.
+        let old = start + KEEP_AGE;
+        age.used = old - second;
+        assert!(age.keep(old - second));
+        assert!(!age.keep(old));
     }
 }
