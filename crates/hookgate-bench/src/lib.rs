@@ -16,6 +16,8 @@
 //! - [`procstat`]: CPU per event of the gateway, Postgres, RabbitMQ and the generator.
 //! - [`ceilings`]: persistent confirmed publishes to a durable queue, and batched
 //!   `INSERT ... ON CONFLICT DO NOTHING` with synchronous commit.
+//! - [`sink`]: the ceilings' and floors' drained queue, in the raw or the SPEC §4
+//!   message format, and batched publishing with confirms.
 //! - [`floors`]: the two together, the least a durable gateway must do per event (store,
 //!   then publish) and the least a relay must do per backlog row (read, publish, delete).
 //! - [`audit`]: `hookgate bench audit`, draining a queue into a file of message IDs (the
@@ -37,6 +39,7 @@ pub mod floors;
 pub mod inbox;
 pub mod load;
 pub mod procstat;
+pub mod sink;
 pub mod soak;
 pub mod summary;
 
@@ -499,7 +502,7 @@ fn print_table(r: &Report) {
             "  rabbitmq confirmed publishes/s  {:>12.0}",
             c.rabbitmq_confirmed_per_sec
         );
-        for s in c.rabbitmq_shapes.iter().chain([&c.spec_messages]) {
+        for s in c.rabbitmq_shapes.iter().chain(&c.spec_messages) {
             println!("    {:<46}{:>12.0}", s.shape, s.per_sec);
         }
         println!(

@@ -149,6 +149,72 @@ pub fn sample(targets: &Targets) -> Sample {
     Sample(out)
 }
 
+/// CPU over a window of RabbitMQ, one database's Postgres processes and this process, with
+/// the idle cores and how busy the calling thread was (the bench's runtime thread: near 1,
+/// the bench's own thread limited the rate).
+pub struct Window {
+    targets: Targets,
+    start: Sample,
+    own: f64,
+    thread: f64,
+    idle: Option<f64>,
+    at: std::time::Instant,
+}
+
+/// What a [`Window`] saw.
+pub struct Usage {
+    /// CPU per event, µs: `rabbitmq`, `postgres` and `bench` (this process).
+    pub us_per_event: BTreeMap<String, f64>,
+    /// The machine's idle CPUs over the window, in cores.
+    pub idle_cores: Option<f64>,
+    /// The calling thread's CPU over the window's wall time.
+    pub thread_busy: f64,
+}
+
+impl Window {
+    /// Start accounting (Postgres processes of `database`) on the calling thread.
+    pub fn start(database: &str) -> Self {
+        let targets = Targets {
+            gateway: None,
+            database: database.to_owned(),
+        };
+        Self {
+            start: sample(&targets),
+            own: process(std::process::id()).unwrap_or(0.0),
+            thread: this_thread(),
+            idle: machine_idle(),
+            at: std::time::Instant::now(),
+            targets,
+        }
+    }
+
+    /// Usage per event since the start; call it on the thread that started the window,
+    /// and before closing the connections whose backends did the work (a process that
+    /// exited is left out).
+    pub fn per_event(&self, events: u64) -> Usage {
+        let mut used: BTreeMap<String, f64> = sample(&self.targets)
+            .since(&self.start)
+            .into_iter()
+            .map(|(role, s)| (role.to_owned(), s))
+            .collect();
+        if let Some(own) = process(std::process::id()) {
+            used.insert("bench".into(), own - self.own);
+        }
+        let seconds = self.at.elapsed().as_secs_f64().max(1e-9);
+        Usage {
+            us_per_event: used
+                .into_iter()
+                .map(|(role, s)| (role, s * 1e6 / events.max(1) as f64))
+                .collect(),
+            idle_cores: self
+                .idle
+                .zip(machine_idle())
+                .map(|(before, after)| (after - before) / seconds),
+            thread_busy: (this_thread() - self.thread) / seconds,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,18 +39,21 @@ struct Report {
 struct Ceilings {
     rabbitmq_confirmed_per_sec: f64,
     #[serde(default)]
-    rabbitmq_shapes: Vec<Shape>,
-    spec_messages: Option<Shape>,
+    rabbitmq_shapes: Vec<ShapeRate>,
+    #[serde(default)]
+    spec_messages: Vec<ShapeRate>,
     postgres_rows_per_sec: f64,
     ingest_floor: Option<Floor>,
     drain_floor: Option<Floor>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Shape {
+struct ShapeRate {
     shape: String,
     per_sec: f64,
     cpu_us_per_message: BTreeMap<String, f64>,
+    #[serde(default)]
+    bench_thread_busy: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,12 +129,13 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
     );
     for shape in c.rabbitmq_shapes.iter().chain(&c.spec_messages) {
         row(
-            &format!("  publisher: {}", shape.shape),
+            &format!("  {}", shape.shape),
             format!("{:.0}", shape.per_sec),
             format!(
-                "{:.2}x; CPU us/message {}",
+                "{:.2}x; CPU us/message {}; bench thread {:.2} busy",
                 shape.per_sec / ceiling,
-                per_process(&shape.cpu_us_per_message)
+                per_process(&shape.cpu_us_per_message),
+                shape.bench_thread_busy
             ),
         );
     }
@@ -149,9 +153,10 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
                 &format!("{name}/s"),
                 format!("{:.0}", f.per_sec),
                 format!(
-                    "{:.2}x ceiling; CPU us/event {}",
+                    "{:.2}x ceiling; CPU us/event {}; bench thread {:.2} busy",
                     f.per_sec / ceiling,
-                    per_process(&f.cpu_us_per_event)
+                    per_process(&f.cpu_us_per_event),
+                    f.bench_thread_busy
                 ),
             );
         }
