@@ -28,7 +28,7 @@ use crate::{
 /// frames together, as the relay's lanes do, which costs the publisher less CPU per
 /// message (fewer wake-ups and writes) and, on a box whose cores are all busy, leaves
 /// more to the broker. On this project's 2-core box the best batched shape measured
-/// 1.24-1.48x the window's rate.
+/// 1.28-1.48x the window's rate (BENCHMARKS.md, seventh session).
 const SHAPES: [Shape; 3] = [
     Shape::Window { window: 1024 },
     Shape::Batches {
