@@ -75,7 +75,7 @@ pub struct ShapeRate {
     /// CPU per confirmed message, µs: `rabbitmq`, and `bench` (the publisher and the
     /// queue's consumer, in this process).
     pub cpu_us_per_message: BTreeMap<String, f64>,
-    /// How busy the bench's runtime thread was (near 1: the bench limited the rate).
+    /// How busy the bench's runtime thread was (lapin's I/O threads are not counted).
     pub bench_thread_busy: f64,
 }
 
@@ -244,13 +244,15 @@ async fn postgres(url: &str, size: usize, duration: Duration) -> anyhow::Result<
             anyhow::Ok(rows)
         }
     });
-    let rows: u64 = futures_util::future::try_join_all(writers)
-        .await?
-        .into_iter()
-        .sum();
-    let rate = rows as f64 / started.elapsed().as_secs_f64();
-    sqlx::query(AssertSqlSafe(format!("DROP TABLE {table}")))
+    let rows = try_join_all(writers)
+        .await
+        .map(|r| r.into_iter().sum::<u64>());
+    let rate = rows.as_ref().map_or(0.0, |n| *n as f64) / started.elapsed().as_secs_f64();
+    // The table goes whatever happened; the measurement's error wins.
+    let dropped = sqlx::query(AssertSqlSafe(format!("DROP TABLE {table}")))
         .execute(&mut admin)
-        .await?;
+        .await;
+    rows?;
+    dropped?;
     Ok(rate)
 }

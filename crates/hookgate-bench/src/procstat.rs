@@ -150,8 +150,8 @@ pub fn sample(targets: &Targets) -> Sample {
 }
 
 /// CPU over a window of RabbitMQ, one database's Postgres processes and this process, with
-/// the idle cores and how busy the calling thread was (the bench's runtime thread: near 1,
-/// the bench's own thread limited the rate).
+/// the idle cores and how busy the calling thread was (the bench's runtime thread; lapin's
+/// I/O threads are not in it).
 pub struct Window {
     targets: Targets,
     start: Sample,

@@ -41,7 +41,7 @@ struct Ceilings {
     #[serde(default)]
     rabbitmq_shapes: Vec<ShapeRate>,
     #[serde(default)]
-    spec_messages: Vec<ShapeRate>,
+    spec_messages: OneOrMore,
     postgres_rows_per_sec: f64,
     ingest_floor: Option<Floor>,
     drain_floor: Option<Floor>,
@@ -52,8 +52,36 @@ struct ShapeRate {
     shape: String,
     per_sec: f64,
     cpu_us_per_message: BTreeMap<String, f64>,
-    #[serde(default)]
-    bench_thread_busy: f64,
+    bench_thread_busy: Option<f64>,
+}
+
+/// The SPEC §4 shapes: one object in the first reports that had them, a list since.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMore {
+    One(ShapeRate),
+    More(Vec<ShapeRate>),
+}
+
+impl Default for OneOrMore {
+    fn default() -> Self {
+        Self::More(Vec::new())
+    }
+}
+
+impl OneOrMore {
+    fn as_slice(&self) -> &[ShapeRate] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::More(more) => more,
+        }
+    }
+}
+
+/// ", bench thread 0.40 busy", when the report has it.
+fn thread_busy(busy: Option<f64>) -> String {
+    busy.map(|b| format!("; bench thread {b:.2} busy"))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,9 +129,13 @@ fn wrk_acked_per_sec(text: &str) -> Option<f64> {
     Some((requests? - non_2xx) / seconds?)
 }
 
+/// A report of the run, if the file is there; one that does not parse is an error worth
+/// seeing, not a missing phase.
 fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
     let text = std::fs::read_to_string(dir.join(name)).ok()?;
-    serde_json::from_str(&text).ok()
+    serde_json::from_str(&text)
+        .inspect_err(|e| eprintln!("warning: {name} does not parse: {e}"))
+        .ok()
 }
 
 /// Build the table of one run; `Ok(false)` when an acknowledged event went missing.
@@ -127,15 +159,15 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         format!("{ceiling:.0}"),
         "= 1.00".into(),
     );
-    for shape in c.rabbitmq_shapes.iter().chain(&c.spec_messages) {
+    for shape in c.rabbitmq_shapes.iter().chain(c.spec_messages.as_slice()) {
         row(
             &format!("  {}", shape.shape),
             format!("{:.0}", shape.per_sec),
             format!(
-                "{:.2}x; CPU us/message {}; bench thread {:.2} busy",
+                "{:.2}x; CPU us/message {}{}",
                 shape.per_sec / ceiling,
                 per_process(&shape.cpu_us_per_message),
-                shape.bench_thread_busy
+                thread_busy(shape.bench_thread_busy)
             ),
         );
     }
@@ -153,10 +185,10 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
                 &format!("{name}/s"),
                 format!("{:.0}", f.per_sec),
                 format!(
-                    "{:.2}x ceiling; CPU us/event {}; bench thread {:.2} busy",
+                    "{:.2}x ceiling; CPU us/event {}{}",
                     f.per_sec / ceiling,
                     per_process(&f.cpu_us_per_event),
-                    f.bench_thread_busy
+                    thread_busy(f.bench_thread_busy)
                 ),
             );
         }
