@@ -350,7 +350,43 @@ async fn commit(batch: Vec<Job>, mut slot: Slot, pool: PgPool, metrics: Metrics,
 
 #[cfg(test)]
 mod tests {
+    use hookgate_testkit::database::TestDatabase;
+
     use super::*;
+
+    /// When the slot's kept connection was acquired (it has one).
+    fn acquired(slot: &Slot) -> Instant {
+        slot.conn.as_ref().expect("a kept connection").age.acquired
+    }
+
+    /// The slot keeps its connection from one commit to the next, and takes another from
+    /// the pool once the kept one has been idle for `KEEP_IDLE` (its clock set back).
+    #[tokio::test]
+    async fn a_slot_keeps_its_connection_until_it_has_been_idle_too_long() {
+        let db = TestDatabase::create().await;
+        let (back, _free) = mpsc::unbounded_channel();
+        let mut slot = Slot { conn: None, back };
+        let lease = Duration::from_secs(30);
+        slot.insert(&db.pool, &[], lease)
+            .await
+            .expect("first commit");
+        let first = acquired(&slot);
+        slot.insert(&db.pool, &[], lease)
+            .await
+            .expect("second commit");
+        assert_eq!(acquired(&slot), first, "a busy connection is kept");
+        let held = slot.conn.as_mut().expect("kept");
+        held.age.used = Instant::now()
+            .checked_sub(KEEP_IDLE)
+            .expect("the clock is older than KEEP_IDLE");
+        slot.insert(&db.pool, &[], lease)
+            .await
+            .expect("third commit");
+        assert!(
+            acquired(&slot) > first,
+            "an idle connection goes back and another is acquired"
+        );
+    }
 
     #[test]
     fn a_kept_connection_goes_back_when_idle_or_old() {
