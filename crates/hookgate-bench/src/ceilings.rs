@@ -20,7 +20,7 @@ use super::BenchArgs;
 use crate::{
     floors::{self, CONNECTIONS, Floor, ROWS},
     procstat,
-    sink::{Format, Sink, publish_batches},
+    sink::{Format, Sink, publish_batches, taken},
 };
 
 /// The publisher shapes the broker ceiling tries; the ceiling is the best of them. A
@@ -101,10 +101,7 @@ pub struct Ceilings {
 /// Measure both ceilings, then both floors, for `args.duration` each.
 pub async fn measure(config: &Config, args: &BenchArgs) -> anyhow::Result<Ceilings> {
     let (amqp, db) = (&config.amqp.url, &config.database.url);
-    let database = hookgate::db::options(db)?
-        .get_database()
-        .unwrap_or("postgres")
-        .to_owned();
+    let database = hookgate::db::database_name(&hookgate::db::options(db)?);
     let (size, duration) = (args.body_size, args.duration);
     let mut rabbitmq_shapes = Vec::new();
     for shape in SHAPES {
@@ -187,10 +184,7 @@ async fn publish_window(
     let mut in_flight = FuturesUnordered::new();
     let (mut sent, mut confirmed) = (0u64, 0u64);
     let mut settle = |c: lapin::Result<Confirmation>| {
-        anyhow::ensure!(
-            matches!(c?, Confirmation::Ack(None)),
-            "the broker did not take a ceiling message"
-        );
+        taken(c?)?;
         confirmed += 1;
         anyhow::Ok(())
     };

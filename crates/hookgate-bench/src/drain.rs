@@ -63,7 +63,7 @@ pub async fn run(config: &Config, args: &DrainArgs) -> anyhow::Result<DrainRepor
     // to leave.
     let mut targets = procstat::Targets {
         gateway: None,
-        database: options.get_database().unwrap_or("postgres").to_owned(),
+        database: hookgate::db::database_name(&options),
     };
     let mut first = None;
     let mut left = backlog;

@@ -117,11 +117,6 @@ async fn checkpoint(conn: &mut PgConnection) {
     }
 }
 
-/// The database name of `options`, whose backends the CPU accounting follows.
-fn database(options: &PgConnectOptions) -> String {
-    options.get_database().unwrap_or("postgres").to_owned()
-}
-
 /// The ingest floor for `duration`: store then publish, [`CONNECTIONS`] pipelines.
 pub async fn ingest(
     db_url: &str,
@@ -140,7 +135,7 @@ pub async fn ingest(
             "INSERT INTO {table} (provider, event_id, body) SELECT 'floor', i, b \
              FROM UNNEST($1::text[], $2::bytea[]) AS t(i, b) ON CONFLICT DO NOTHING"
         );
-        let cpu = procstat::Window::start(&database(&options));
+        let cpu = procstat::Window::start(&hookgate::db::database_name(&options));
         let started = Instant::now();
         let pipelines = (0..CONNECTIONS).map(|w| {
             let (options, insert, body) = (&options, &insert, &body);
@@ -219,7 +214,7 @@ pub async fn drain(
             "SELECT id, body FROM {table} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT {ROWS}"
         );
         let delete = format!("DELETE FROM {table} WHERE id = ANY($1)");
-        let cpu = procstat::Window::start(&database(&options));
+        let cpu = procstat::Window::start(&hookgate::db::database_name(&options));
         let started = Instant::now();
         // Each pipeline owns an equal range of ids, (w × share, (w + 1) × share], read in
         // key order.

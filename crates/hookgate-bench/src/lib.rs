@@ -349,10 +349,7 @@ async fn measure_gateway(
             .ok();
     let targets = procstat::Targets {
         gateway: args.gateway_pid.or_else(procstat::find_gateway),
-        database: hookgate::db::options(&config.database.url)?
-            .get_database()
-            .unwrap_or("postgres")
-            .to_owned(),
+        database: hookgate::db::database_name(&hookgate::db::options(&config.database.url)?),
     };
     let (cpu_before, window) = (procstat::sample(&targets), Instant::now());
     let load = load::run(

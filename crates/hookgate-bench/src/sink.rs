@@ -176,16 +176,22 @@ impl Sink {
     }
 }
 
-/// Await every confirm of a batch. Anything but a plain ack (a nack, or a message the
-/// broker returned as unroutable) is an error: counting it would overstate the rate, and
-/// a relay must not delete its row.
+/// Whether the broker took a message: anything but a plain ack (a nack, or a message it
+/// returned as unroutable) is an error, since counting it would overstate the rate, and a
+/// relay must not delete its row.
+pub fn taken(confirmation: Confirmation) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        matches!(confirmation, Confirmation::Ack(None)),
+        "the broker did not take a bench message: {confirmation:?}"
+    );
+    Ok(())
+}
+
+/// Await every confirm of a batch; each must be [`taken`].
 pub async fn confirmed(confirms: Vec<PublisherConfirm>) -> anyhow::Result<u64> {
     let n = confirms.len() as u64;
     for c in try_join_all(confirms).await? {
-        anyhow::ensure!(
-            matches!(c, Confirmation::Ack(None)),
-            "the broker did not take a bench message: {c:?}"
-        );
+        taken(c)?;
     }
     Ok(n)
 }

@@ -78,12 +78,6 @@ impl OneOrMore {
     }
 }
 
-/// ", bench thread 0.40 busy", when the report has it.
-fn thread_busy(busy: Option<f64>) -> String {
-    busy.map(|b| format!("; bench thread {b:.2} busy"))
-        .unwrap_or_default()
-}
-
 #[derive(Debug, Deserialize)]
 struct Load {
     acked_per_sec: f64,
@@ -159,17 +153,27 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         format!("{ceiling:.0}"),
         "= 1.00".into(),
     );
-    for shape in c.rabbitmq_shapes.iter().chain(c.spec_messages.as_slice()) {
-        row(
-            &format!("  {}", shape.shape),
-            format!("{:.0}", shape.per_sec),
+    // A rate measured by the bench alone: its ratio to the ceiling and where the CPU went.
+    let alone = |per_sec: f64, per: &str, cpu: &BTreeMap<String, f64>, busy: Option<f64>| {
+        let cpu = per_process(cpu);
+        let busy = busy.map(|b| format!("; bench thread {b:.2} busy"));
+        (
+            format!("{per_sec:.0}"),
             format!(
-                "{:.2}x; CPU us/message {}{}",
-                shape.per_sec / ceiling,
-                per_process(&shape.cpu_us_per_message),
-                thread_busy(shape.bench_thread_busy)
+                "{:.2}x ceiling; CPU us/{per} {cpu}{}",
+                per_sec / ceiling,
+                busy.unwrap_or_default()
             ),
+        )
+    };
+    for shape in c.rabbitmq_shapes.iter().chain(c.spec_messages.as_slice()) {
+        let (rate, note) = alone(
+            shape.per_sec,
+            "message",
+            &shape.cpu_us_per_message,
+            shape.bench_thread_busy,
         );
+        row(&format!("  {}", shape.shape), rate, note);
     }
     row(
         "raw Postgres batched rows/s",
@@ -181,16 +185,8 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         ("drain floor (read, publish, delete)", &c.drain_floor),
     ] {
         if let Some(f) = floor {
-            row(
-                &format!("{name}/s"),
-                format!("{:.0}", f.per_sec),
-                format!(
-                    "{:.2}x ceiling; CPU us/event {}{}",
-                    f.per_sec / ceiling,
-                    per_process(&f.cpu_us_per_event),
-                    thread_busy(f.bench_thread_busy)
-                ),
-            );
+            let (rate, note) = alone(f.per_sec, "event", &f.cpu_us_per_event, f.bench_thread_busy);
+            row(&format!("{name}/s"), rate, note);
         }
     }
     let of_floor = |rate: f64, floor: &Option<Floor>| {

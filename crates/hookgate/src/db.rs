@@ -27,6 +27,12 @@ pub fn options(url: &str) -> anyhow::Result<PgConnectOptions> {
         .disable_statement_logging())
 }
 
+/// The database `options` connect to (Postgres' default, `postgres`, when the URL names
+/// none).
+pub fn database_name(options: &PgConnectOptions) -> String {
+    options.get_database().unwrap_or("postgres").to_owned()
+}
+
 /// A lazily connecting pool: the gateway starts even while the database is down (requests
 /// answer 503 until it is back).
 ///
@@ -47,7 +53,7 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 #[tracing::instrument(skip_all)]
 pub async fn create_if_missing(url: &str) -> anyhow::Result<()> {
     let opts = options(url)?;
-    let name = opts.get_database().unwrap_or("postgres").to_owned();
+    let name = database_name(&opts);
     let mut admin = opts
         .clone()
         .database("postgres")
