@@ -41,7 +41,17 @@ pub async fn ingest(
     let started = Instant::now();
     // One snapshot for the whole request: a concurrent reload does not change it midway.
     let snapshot = state.live.snapshot();
-    let result = accept(&request, &provider, payload, &state, &snapshot).await;
+    // Set once the request is verified, so a later failure names the event it lost.
+    let mut event_id = None;
+    let result = accept(
+        &request,
+        &provider,
+        payload,
+        &state,
+        &snapshot,
+        &mut event_id,
+    )
+    .await;
     let label = if snapshot.registry.get(&provider).is_some() {
         provider.as_str()
     } else {
@@ -58,13 +68,18 @@ pub async fn ingest(
         Err(e) => {
             state.metrics.request(label, e.code());
             state.rejections.record(&request, &provider, label, e);
-            tracing::info!(provider = %provider.as_str(), code = e.code(), "webhook rejected");
+            tracing::info!(
+                provider = %provider.as_str(),
+                event_id = event_id.as_deref(),
+                code = e.code(),
+                "webhook rejected"
+            );
         }
     }
     Ok(match result? {
-        Accepted::Stored(outcome, event_id) => HttpResponse::Ok().json(Answer {
+        Accepted::Stored(outcome) => HttpResponse::Ok().json(Answer {
             status: outcome.as_str(),
-            event_id: &event_id,
+            event_id: event_id.as_deref().unwrap_or_default(),
         }),
         Accepted::Handshake(reply) => handshake_response(reply),
     })
@@ -91,8 +106,8 @@ fn handshake_response(reply: HandshakeReply) -> HttpResponse {
 
 /// What a verified request led to.
 enum Accepted {
-    /// Stored (or found stored): accepted or duplicate, with the event ID.
-    Stored(Outcome, String),
+    /// Stored (or found stored): accepted or duplicate. The event ID is the request's.
+    Stored(Outcome),
     /// The provider's endpoint-verification handshake: answered, neither stored nor
     /// published.
     Handshake(HandshakeReply),
@@ -101,18 +116,20 @@ enum Accepted {
 impl Accepted {
     fn outcome(&self) -> &'static str {
         match self {
-            Accepted::Stored(outcome, _) => outcome.as_str(),
+            Accepted::Stored(outcome) => outcome.as_str(),
             Accepted::Handshake(_) => "handshake",
         }
     }
 }
 
+/// The checks, then the writer. `event_id` is set as soon as the request is verified.
 async fn accept(
     request: &HttpRequest,
     name: &str,
     payload: web::Payload,
     state: &AppState,
     snapshot: &Snapshot,
+    event_id: &mut Option<String>,
 ) -> Result<Accepted, IngestError> {
     let is_get = request.method() == Method::GET || request.method() == Method::HEAD;
     let provider = match snapshot.registry.get(name) {
@@ -182,7 +199,7 @@ async fn accept(
         }
     };
     tracing::Span::current().record("event_id", verified.event_id());
-    let event_id = verified.event_id().to_owned();
+    *event_id = Some(verified.event_id().to_owned());
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -192,5 +209,5 @@ async fn accept(
         .writer
         .write(verified, content_type, received.as_micros() as i64)
         .await?;
-    Ok(Accepted::Stored(outcome, event_id))
+    Ok(Accepted::Stored(outcome))
 }

@@ -1,5 +1,6 @@
 //! Audit: run the conformance cases with every log captured (debug for all crates, trace
-//! for hookgate's own) and check that no secret, signature or payload reaches a log line.
+//! for hookgate's own) and check that no secret, signature or payload reaches a log line;
+//! and that a verified event the gateway could not store is named at the default level.
 
 use std::{
     io::Write,
@@ -29,16 +30,32 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
+impl Captured {
+    /// Capture every log line of this test process at `filter`. Global: the HTTP workers
+    /// log from their own threads (nextest runs each test in a process of its own).
+    fn install(filter: &str) -> Self {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(logs.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        logs
+    }
+
+    /// The captured lines, parsed.
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let text = String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8 logs");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON log line"))
+            .collect()
+    }
+}
+
 #[actix_web::test]
 async fn no_secret_signature_or_payload_reaches_the_logs() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("debug,hookgate=trace,hookgate_core=trace")
-        .with_writer(logs.clone())
-        .finish();
-    // Global: the HTTP workers log from their own threads. Only this test installs one.
-    tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+    let logs = Captured::install("debug,hookgate=trace,hookgate_core=trace");
 
     let app = spawn_app().await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
@@ -119,4 +136,42 @@ async fn no_secret_signature_or_payload_reaches_the_logs() {
     for sig in &sent_signatures {
         assert!(!text.contains(sig.as_str()), "a signature reached the logs");
     }
+}
+
+#[actix_web::test]
+async fn a_verified_event_that_could_not_be_stored_is_named_at_the_default_level() {
+    // The shipped default filter: the request span (which carries the event ID) is off.
+    let logs = Captured::install("info");
+    let pg = crate::proxy::Proxy::start(PG_ADDR.parse().expect("addr")).await;
+    let mut settings = Settings::new();
+    settings.db_url = format!("postgres://postgres@{}/{}", pg.addr(), settings.database);
+    let app = spawn_app_with(settings).await;
+    pg.cut();
+    let lost = app.send("groq", "evt_not_stored", "t").await;
+    assert_eq!(lost.status, 503, "{lost:?}");
+    let forged = app.post("groq", &[], b"{}".to_vec()).await;
+    assert_eq!(forged.status, 401, "{forged:?}");
+    pg.restore();
+    app.stop().await;
+
+    let rejected: Vec<_> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message"] == "webhook rejected")
+        .map(|l| l["fields"].clone())
+        .collect();
+    assert_eq!(rejected.len(), 2, "{rejected:?}");
+    assert_eq!(
+        (
+            rejected[0]["code"].as_str(),
+            rejected[0]["event_id"].as_str()
+        ),
+        (Some("unavailable"), Some("evt_not_stored")),
+        "the 503 names the verified event the provider will resend"
+    );
+    assert_eq!(
+        (rejected[1]["code"].as_str(), rejected[1].get("event_id")),
+        (Some("missing_signature"), None),
+        "an unverified request names no event"
+    );
 }
