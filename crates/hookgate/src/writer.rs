@@ -354,9 +354,34 @@ mod tests {
 
     use super::*;
 
+    const LEASE: Duration = Duration::from_secs(30);
+
+    /// A slot with no connection yet.
+    fn slot() -> Slot {
+        let (back, _free) = mpsc::unbounded_channel();
+        Slot { conn: None, back }
+    }
+
     /// When the slot's kept connection was acquired (it has one).
     fn acquired(slot: &Slot) -> Instant {
         slot.conn.as_ref().expect("a kept connection").age.acquired
+    }
+
+    /// Set one of the kept connection's clocks back by `by`, commit, and say whether the
+    /// commit ran on another connection.
+    async fn replaced_after(
+        slot: &mut Slot,
+        pool: &PgPool,
+        clock: fn(&mut Age) -> &mut Instant,
+        by: Duration,
+    ) -> bool {
+        let before = acquired(slot);
+        let held = slot.conn.as_mut().expect("a kept connection");
+        *clock(&mut held.age) = Instant::now()
+            .checked_sub(by)
+            .expect("the clock is older than the limit");
+        slot.insert(pool, &[], LEASE).await.expect("a commit");
+        acquired(slot) > before
     }
 
     /// The slot keeps its connection from one commit to the next, and takes another from
@@ -364,27 +389,51 @@ mod tests {
     #[tokio::test]
     async fn a_slot_keeps_its_connection_until_it_has_been_idle_too_long() {
         let db = TestDatabase::create().await;
-        let (back, _free) = mpsc::unbounded_channel();
-        let mut slot = Slot { conn: None, back };
-        let lease = Duration::from_secs(30);
-        slot.insert(&db.pool, &[], lease)
+        let mut slot = slot();
+        slot.insert(&db.pool, &[], LEASE)
             .await
             .expect("first commit");
         let first = acquired(&slot);
-        slot.insert(&db.pool, &[], lease)
+        slot.insert(&db.pool, &[], LEASE)
             .await
             .expect("second commit");
         assert_eq!(acquired(&slot), first, "a busy connection is kept");
-        let held = slot.conn.as_mut().expect("kept");
-        held.age.used = Instant::now()
-            .checked_sub(KEEP_IDLE)
-            .expect("the clock is older than KEEP_IDLE");
-        slot.insert(&db.pool, &[], lease)
-            .await
-            .expect("third commit");
         assert!(
-            acquired(&slot) > first,
+            replaced_after(&mut slot, &db.pool, |age| &mut age.used, KEEP_IDLE).await,
             "an idle connection goes back and another is acquired"
+        );
+    }
+
+    /// A slot hands its connection back when its statement failed (the pool tests it on
+    /// the way: it may be broken), and when it was acquired `KEEP_AGE` ago, however busy.
+    #[tokio::test]
+    async fn a_slot_hands_back_a_connection_whose_statement_failed_or_that_is_too_old() {
+        let db = TestDatabase::create().await;
+        let mut slot = slot();
+        slot.insert(&db.pool, &[], LEASE).await.expect("a commit");
+        assert!(slot.conn.is_some(), "kept after a commit");
+        // Partition maintenance never ran on this database: no key bucket, so storing an
+        // event fails with the statement's own error.
+        let event = NewEvent {
+            provider: "groq".into(),
+            event_id: "evt_slot".into(),
+            event_type: "t".into(),
+            content_type: None,
+            body: Bytes::from_static(b"{}"),
+            received_us: 0,
+        };
+        let failed = slot.insert(&db.pool, &[&event], LEASE).await;
+        assert!(failed.is_err(), "no key bucket: {failed:?}");
+        assert!(
+            slot.conn.is_none(),
+            "a connection whose statement failed is not kept"
+        );
+        slot.insert(&db.pool, &[], LEASE)
+            .await
+            .expect("the next commit acquires another");
+        assert!(
+            replaced_after(&mut slot, &db.pool, |age| &mut age.acquired, KEEP_AGE).await,
+            "an old connection goes back and another is acquired"
         );
     }
 
