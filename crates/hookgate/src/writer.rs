@@ -423,7 +423,16 @@ mod tests {
             received_us: 0,
         };
         let failed = slot.insert(&db.pool, &[&event], LEASE).await;
-        assert!(failed.is_err(), "no key bucket: {failed:?}");
+        let code = failed
+            .as_ref()
+            .err()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code());
+        assert_eq!(
+            code.as_deref(),
+            Some("55000"),
+            "key_bucket_pair's own error (no bucket): {failed:?}"
+        );
         assert!(
             slot.conn.is_none(),
             "a connection whose statement failed is not kept"

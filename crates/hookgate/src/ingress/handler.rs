@@ -41,15 +41,15 @@ pub async fn ingest(
     let started = Instant::now();
     // One snapshot for the whole request: a concurrent reload does not change it midway.
     let snapshot = state.live.snapshot();
-    // Set once the request is verified, so a later failure names the event it lost.
-    let mut event_id = None;
+    // Set when a verified event could not be stored, so the log names the event lost.
+    let mut unstored = None;
     let result = accept(
         &request,
         &provider,
         payload,
         &state,
         &snapshot,
-        &mut event_id,
+        &mut unstored,
     )
     .await;
     let label = if snapshot.registry.get(&provider).is_some() {
@@ -70,16 +70,16 @@ pub async fn ingest(
             state.rejections.record(&request, &provider, label, e);
             tracing::info!(
                 provider = %provider.as_str(),
-                event_id = event_id.as_deref(),
+                event_id = unstored.as_deref(),
                 code = e.code(),
                 "webhook rejected"
             );
         }
     }
     Ok(match result? {
-        Accepted::Stored(outcome) => HttpResponse::Ok().json(Answer {
+        Accepted::Stored(outcome, event_id) => HttpResponse::Ok().json(Answer {
             status: outcome.as_str(),
-            event_id: event_id.as_deref().unwrap_or_default(),
+            event_id: &event_id,
         }),
         Accepted::Handshake(reply) => handshake_response(reply),
     })
@@ -106,8 +106,8 @@ fn handshake_response(reply: HandshakeReply) -> HttpResponse {
 
 /// What a verified request led to.
 enum Accepted {
-    /// Stored (or found stored): accepted or duplicate. The event ID is the request's.
-    Stored(Outcome),
+    /// Stored (or found stored): accepted or duplicate, with the event ID.
+    Stored(Outcome, String),
     /// The provider's endpoint-verification handshake: answered, neither stored nor
     /// published.
     Handshake(HandshakeReply),
@@ -116,20 +116,21 @@ enum Accepted {
 impl Accepted {
     fn outcome(&self) -> &'static str {
         match self {
-            Accepted::Stored(outcome) => outcome.as_str(),
+            Accepted::Stored(outcome, _) => outcome.as_str(),
             Accepted::Handshake(_) => "handshake",
         }
     }
 }
 
-/// The checks, then the writer. `event_id` is set as soon as the request is verified.
+/// The checks, then the writer. When the writer fails, `unstored` gets the verified
+/// event's ID.
 async fn accept(
     request: &HttpRequest,
     name: &str,
     payload: web::Payload,
     state: &AppState,
     snapshot: &Snapshot,
-    event_id: &mut Option<String>,
+    unstored: &mut Option<String>,
 ) -> Result<Accepted, IngestError> {
     let is_get = request.method() == Method::GET || request.method() == Method::HEAD;
     let provider = match snapshot.registry.get(name) {
@@ -199,15 +200,21 @@ async fn accept(
         }
     };
     tracing::Span::current().record("event_id", verified.event_id());
-    *event_id = Some(verified.event_id().to_owned());
+    let event_id = verified.event_id().to_owned();
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let outcome = state
+    match state
         .writer
         .write(verified, content_type, received.as_micros() as i64)
-        .await?;
-    Ok(Accepted::Stored(outcome))
+        .await
+    {
+        Ok(outcome) => Ok(Accepted::Stored(outcome, event_id)),
+        Err(e) => {
+            *unstored = Some(event_id);
+            Err(e.into())
+        }
+    }
 }

@@ -32,7 +32,9 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 
 impl Captured {
     /// Capture every log line of this test process at `filter`. Global: the HTTP workers
-    /// log from their own threads (nextest runs each test in a process of its own).
+    /// log from their own threads. Two tests here install one, which needs a process per
+    /// test, as nextest (`scripts/test`) runs them; under plain `cargo test` one would
+    /// panic.
     fn install(filter: &str) -> Self {
         let logs = Captured::default();
         let subscriber = tracing_subscriber::fmt()
