@@ -75,8 +75,10 @@ pub struct ShapeRate {
     /// CPU per confirmed message, µs: `rabbitmq`, and `bench` (the publisher and the
     /// queue's consumer, in this process).
     pub cpu_us_per_message: BTreeMap<String, f64>,
-    /// How busy the bench's runtime thread was (lapin's I/O threads are not counted).
+    /// How busy the bench's runtime thread was.
     pub bench_thread_busy: f64,
+    /// How busy the busiest of the bench's lapin I/O threads was.
+    pub bench_io_thread_busy: Option<f64>,
 }
 
 /// Raw throughput figures.
@@ -170,6 +172,7 @@ async fn rabbitmq(
         per_sec,
         cpu_us_per_message,
         bench_thread_busy: usage.thread_busy,
+        bench_io_thread_busy: usage.io_thread_busy,
     })
 }
 

@@ -52,9 +52,12 @@ pub struct Floor {
     pub cpu_us_per_event: BTreeMap<String, f64>,
     /// The machine's idle CPUs over the run, in cores (near 0: CPU-bound).
     pub idle_cores: Option<f64>,
-    /// How busy the bench's runtime thread was (lapin's I/O threads are not counted).
+    /// How busy the bench's runtime thread was.
     #[serde(default)]
     pub bench_thread_busy: Option<f64>,
+    /// How busy the busiest of the bench's lapin I/O threads was.
+    #[serde(default)]
+    pub bench_io_thread_busy: Option<f64>,
 }
 
 impl Floor {
@@ -67,6 +70,7 @@ impl Floor {
             cpu_us_per_event: usage.us_per_event,
             idle_cores: usage.idle_cores,
             bench_thread_busy: Some(usage.thread_busy),
+            bench_io_thread_busy: usage.io_thread_busy,
         }
     }
 }

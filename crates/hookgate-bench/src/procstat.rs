@@ -64,6 +64,35 @@ pub fn this_thread() -> f64 {
     stat_seconds(Path::new("/proc/thread-self/stat")).unwrap_or(0.0)
 }
 
+/// The name of lapin's I/O threads: one per AMQP connection, reading and writing its
+/// frames.
+pub const LAPIN_IO_THREAD: &str = "lapin-io-loop";
+
+/// User + system seconds of each of this process's threads named `name`, by thread ID.
+pub fn own_threads(name: &str) -> BTreeMap<u32, f64> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return BTreeMap::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim() == name)
+            .then(|| stat_seconds(&e.path().join("stat")))
+            .flatten()
+            .map(|s| (tid, s))
+    })
+    .collect()
+}
+
+/// How busy the busiest of the threads in `now` was over `seconds`, given their CPU
+/// seconds at the start (a thread started since counts whole); `None` without threads.
+fn busiest(start: &BTreeMap<u32, f64>, now: &BTreeMap<u32, f64>, seconds: f64) -> Option<f64> {
+    now.iter()
+        .map(|(tid, s)| (s - start.get(tid).copied().unwrap_or(0.0)) / seconds)
+        .reduce(f64::max)
+}
+
 /// User + system seconds of one process.
 pub fn process(pid: u32) -> Option<f64> {
     process_stat(pid).map(|(seconds, _)| seconds)
@@ -150,13 +179,14 @@ pub fn sample(targets: &Targets) -> Sample {
 }
 
 /// CPU over a window of RabbitMQ, one database's Postgres processes and this process, with
-/// the idle cores and how busy the calling thread was (the bench's runtime thread; lapin's
-/// I/O threads are not in it).
+/// the idle cores, how busy the calling thread was (the bench's runtime thread) and how
+/// busy the busiest of lapin's I/O threads was.
 pub struct Window {
     targets: Targets,
     start: Sample,
     own: f64,
     thread: f64,
+    io_threads: BTreeMap<u32, f64>,
     idle: Option<f64>,
     at: std::time::Instant,
 }
@@ -169,6 +199,8 @@ pub struct Usage {
     pub idle_cores: Option<f64>,
     /// The calling thread's CPU over the window's wall time.
     pub thread_busy: f64,
+    /// The busiest lapin I/O thread's CPU over the window's wall time (`None`: none ran).
+    pub io_thread_busy: Option<f64>,
 }
 
 impl Window {
@@ -182,6 +214,7 @@ impl Window {
             start: sample(&targets),
             own: process(std::process::id()).unwrap_or(0.0),
             thread: this_thread(),
+            io_threads: own_threads(LAPIN_IO_THREAD),
             idle: machine_idle(),
             at: std::time::Instant::now(),
             targets,
@@ -211,6 +244,7 @@ impl Window {
                 .zip(machine_idle())
                 .map(|(before, after)| (after - before) / seconds),
             thread_busy: (this_thread() - self.thread) / seconds,
+            io_thread_busy: busiest(&self.io_threads, &own_threads(LAPIN_IO_THREAD), seconds),
         }
     }
 }
@@ -247,6 +281,31 @@ mod tests {
         let before = at(&[((1, 7), 10.0), ((2, 7), 5.0), ((4, 7), 9.0)]);
         let after = at(&[((1, 7), 10.5), ((3, 90), 0.25), ((4, 95), 0.125)]);
         assert_eq!(after.since(&before)["postgres"], 0.875);
+    }
+
+    #[test]
+    fn finds_its_own_threads_by_name_and_the_busiest() {
+        let (ready, wait) = std::sync::mpsc::channel();
+        let (done, finish) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::Builder::new()
+            .name("procstat-probe".into())
+            .spawn(move || {
+                ready.send(()).expect("send");
+                finish.recv().ok();
+            })
+            .expect("spawn");
+        wait.recv().expect("started");
+        let found = own_threads("procstat-probe");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(own_threads("no-such-thread").is_empty());
+        done.send(()).expect("send");
+        worker.join().expect("join");
+
+        let start = BTreeMap::from([(1, 2.0), (2, 5.0)]);
+        // Thread 1 used 0.5 s, thread 2 exited, thread 3 started and used 1.5 s.
+        let now = BTreeMap::from([(1, 2.5), (3, 1.5)]);
+        assert_eq!(busiest(&start, &now, 2.0), Some(0.75));
+        assert_eq!(busiest(&start, &BTreeMap::new(), 2.0), None);
     }
 
     #[test]

@@ -53,6 +53,8 @@ struct ShapeRate {
     per_sec: f64,
     cpu_us_per_message: BTreeMap<String, f64>,
     bench_thread_busy: Option<f64>,
+    #[serde(default)]
+    bench_io_thread_busy: Option<f64>,
 }
 
 /// The SPEC §4 shapes: one object in the first reports that had them, a list since.
@@ -154,9 +156,13 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         "= 1.00".into(),
     );
     // A rate measured by the bench alone: its ratio to the ceiling and where the CPU went.
-    let alone = |per_sec: f64, per: &str, cpu: &BTreeMap<String, f64>, busy: Option<f64>| {
+    let alone = |per_sec: f64, per: &str, cpu: &BTreeMap<String, f64>, busy: [Option<f64>; 2]| {
         let cpu = per_process(cpu);
-        let busy = busy.map(|b| format!("; bench thread {b:.2} busy"));
+        let busy = match busy {
+            [Some(b), Some(io)] => Some(format!("; bench thread {b:.2} busy, lapin I/O {io:.2}")),
+            [Some(b), None] => Some(format!("; bench thread {b:.2} busy")),
+            _ => None,
+        };
         (
             format!("{per_sec:.0}"),
             format!(
@@ -171,7 +177,7 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             shape.per_sec,
             "message",
             &shape.cpu_us_per_message,
-            shape.bench_thread_busy,
+            [shape.bench_thread_busy, shape.bench_io_thread_busy],
         );
         row(&format!("  {}", shape.shape), rate, note);
     }
@@ -185,7 +191,8 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
         ("drain floor (read, publish, delete)", &c.drain_floor),
     ] {
         if let Some(f) = floor {
-            let (rate, note) = alone(f.per_sec, "event", &f.cpu_us_per_event, f.bench_thread_busy);
+            let busy = [f.bench_thread_busy, f.bench_io_thread_busy];
+            let (rate, note) = alone(f.per_sec, "event", &f.cpu_us_per_event, busy);
             row(&format!("{name}/s"), rate, note);
         }
     }
