@@ -13,7 +13,7 @@ use std::{
 use futures_util::{StreamExt, future::try_join_all, stream::FuturesUnordered};
 use hookgate_core::config::Config;
 use lapin::Confirmation;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 use super::BenchArgs;
@@ -65,8 +65,8 @@ impl std::fmt::Display for Shape {
     }
 }
 
-/// One publisher shape's figures.
-#[derive(Debug, Clone, Serialize)]
+/// One publisher shape's figures (also read back by `hookgate bench summary`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ShapeRate {
     /// The shape.
     pub shape: String,
@@ -75,9 +75,11 @@ pub struct ShapeRate {
     /// CPU per confirmed message, µs: `rabbitmq`, and `bench` (the publisher and the
     /// queue's consumer, in this process).
     pub cpu_us_per_message: BTreeMap<String, f64>,
-    /// How busy the bench's runtime thread was.
-    pub bench_thread_busy: f64,
+    /// How busy the bench's runtime thread was (absent from the first reports).
+    #[serde(default)]
+    pub bench_thread_busy: Option<f64>,
     /// How busy the busiest of the bench's lapin I/O threads was.
+    #[serde(default)]
     pub bench_io_thread_busy: Option<f64>,
 }
 
@@ -155,8 +157,9 @@ async fn rabbitmq(
             try_join_all(pipelines).await.map(|n| n.into_iter().sum())
         }
     };
-    let per_sec = confirmed.as_ref().map_or(0.0, |n| *n as f64) / started.elapsed().as_secs_f64();
-    let usage = cpu.per_event(*confirmed.as_ref().unwrap_or(&0));
+    let count = confirmed.as_ref().map_or(0, |n| *n);
+    let per_sec = count as f64 / started.elapsed().as_secs_f64();
+    let usage = cpu.per_event(count);
     // The queue goes whatever happened; the measurement's error wins.
     let closed = sink.close().await;
     confirmed?;
@@ -171,7 +174,7 @@ async fn rabbitmq(
         },
         per_sec,
         cpu_us_per_message,
-        bench_thread_busy: usage.thread_busy,
+        bench_thread_busy: Some(usage.thread_busy),
         bench_io_thread_busy: usage.io_thread_busy,
     })
 }

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::{drain::DrainReport, floors::Floor};
+use crate::{ceilings::ShapeRate, drain::DrainReport, floors::Floor};
 
 /// `bench summary` arguments.
 #[derive(Debug, Clone, Args)]
@@ -45,16 +45,6 @@ struct Ceilings {
     postgres_rows_per_sec: f64,
     ingest_floor: Option<Floor>,
     drain_floor: Option<Floor>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ShapeRate {
-    shape: String,
-    per_sec: f64,
-    cpu_us_per_message: BTreeMap<String, f64>,
-    bench_thread_busy: Option<f64>,
-    #[serde(default)]
-    bench_io_thread_busy: Option<f64>,
 }
 
 /// The SPEC §4 shapes: one object in the first reports that had them, a list since.
