@@ -40,6 +40,8 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Extra `[server]` lines.
     pub server_extra: String,
+    /// Extra `[relay]` lines.
+    pub relay_extra: String,
     /// Extra tables appended to the config.
     pub tables_extra: String,
     /// Config file for hot reloads.
@@ -71,6 +73,7 @@ impl Settings {
             writer_concurrency: 2,
             admin_token: None,
             server_extra: String::new(),
+            relay_extra: String::new(),
             tables_extra: String::new(),
             config_path: None,
             workers: 1,
@@ -105,6 +108,7 @@ concurrency = {conc}
 [relay]
 sweep_interval = "100ms"
 reconnect_backoff = "50ms"
+{relay_extra}
 
 [providers.groq]
 preset = "groq"
@@ -128,6 +132,7 @@ secrets = ["gh-secret"]
             cap = self.queue_capacity,
             conc = self.writer_concurrency,
             server_extra = self.server_extra,
+            relay_extra = self.relay_extra,
             workers = self.workers,
             tables_extra = self.tables_extra,
         )
@@ -310,6 +315,15 @@ impl TestApp {
             .await
             .expect("GET");
         answer(&mut res).await
+    }
+
+    /// An unlabelled metric's value from the gateway's registry (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        self.metrics
+            .encode()
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
+            .unwrap_or(0.0)
     }
 
     /// Rows not yet confirmed by the broker.

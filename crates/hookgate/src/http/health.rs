@@ -10,20 +10,30 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// 200 when the database answers, else 503; reports broker state and outbox depth.
+/// 200 when the database answers, else 503; reports the broker's state and the backlog:
+/// the outbox depth and the age of the oldest event the broker has not confirmed (the
+/// gauges the relay's monitor refreshes every second, read fresh here).
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let broker = if state.broker.is_up() { "ok" } else { "down" };
-    match store::outbox::pending(&state.pool).await {
-        Ok(pending) => {
+    let backlog = async {
+        let pending = store::outbox::pending(&state.pool).await?;
+        let age = store::outbox::oldest_age(&state.pool).await?;
+        Ok::<_, sqlx::Error>((pending, age))
+    };
+    match backlog.await {
+        Ok((pending, age)) => {
             state.metrics.outbox_pending.set(pending);
+            state.metrics.backlog_seconds.set(age);
             HttpResponse::Ok().json(json!({
                 "status": "ok", "database": "ok", "broker": broker, "outbox_pending": pending,
+                "relay_backlog_seconds": age,
             }))
         }
         Err(_) => HttpResponse::ServiceUnavailable()
             .insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()))
             .json(json!({
-                "status": "unavailable", "database": "down", "broker": broker, "outbox_pending": null,
+                "status": "unavailable", "database": "down", "broker": broker,
+                "outbox_pending": null, "relay_backlog_seconds": null,
             })),
     }
 }

@@ -5,37 +5,101 @@ use std::time::Duration;
 
 use crate::{helpers::*, proxy::Proxy};
 
+/// A gateway whose broker connection goes through `amqp`, once it is connected.
+async fn gateway_behind(amqp: &Proxy, mut settings: Settings) -> TestApp {
+    settings.amqp_url = format!("amqp://guest:guest@{}/%2f", amqp.addr());
+    let app = spawn_app_with(settings).await;
+    broker_is(&app, "ok").await;
+    app
+}
+
+/// Wait until `/health/ready` reports the broker `ok` or `down`.
+async fn broker_is(app: &TestApp, state: &str) {
+    eventually(Duration::from_secs(10), || async {
+        app.get("/health/ready").await.json["broker"] == state
+    })
+    .await;
+}
+
+/// Send each event, one at a time; each must be answered 200 `accepted`.
+async fn accept_each(app: &TestApp, ids: &[String], event_type: &str) {
+    for id in ids {
+        let a = app.send("groq", id, event_type).await;
+        assert_eq!(
+            (a.status, a.json["status"].as_str()),
+            (200, Some("accepted")),
+            "{id}"
+        );
+    }
+}
+
+/// Every one of `ids` is in the inbox, each once, and nothing else.
+async fn delivered_once(inbox: &Inbox, ids: &[String]) {
+    let mut got = message_ids(&inbox.take_all().await);
+    got.sort();
+    let mut want = ids.to_vec();
+    want.sort();
+    assert_eq!(got, want);
+}
+
 #[actix_web::test]
 async fn broker_outage_keeps_acknowledging_and_delivers_after() {
     let amqp = Proxy::start(AMQP_ADDR.parse().expect("addr")).await;
-    let mut settings = Settings::new();
-    settings.amqp_url = format!("amqp://guest:guest@{}/%2f", amqp.addr());
-    let app = spawn_app_with(settings).await;
+    let app = gateway_behind(&amqp, Settings::new()).await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
-    eventually(Duration::from_secs(10), || async {
-        app.get("/health/ready").await.json["broker"] == "ok"
-    })
-    .await;
     amqp.cut();
-    eventually(Duration::from_secs(10), || async {
-        app.get("/health/ready").await.json["broker"] == "down"
-    })
-    .await;
+    broker_is(&app, "down").await;
     let ids: Vec<String> = (0..30).map(|i| format!("evt_outage_{i}")).collect();
-    for id in &ids {
-        let a = app.send("groq", id, "during.outage").await;
-        assert_eq!(
-            (a.status, a.json["status"].as_str()),
-            (200, Some("accepted"))
-        );
-    }
+    accept_each(&app, &ids, "during.outage").await;
     assert_eq!(app.pending().await, ids.len() as i64, "waiting in Postgres");
     amqp.restore();
     app.drained().await;
-    let mut got = message_ids(&inbox.take_all().await);
-    got.sort();
-    let mut want = ids.clone();
-    want.sort();
-    assert_eq!(got, want);
+    delivered_once(&inbox, &ids).await;
+    app.stop().await;
+}
+
+/// A broker that takes publishes but stops confirming them: acknowledgements go on (after
+/// at most `relay.backpressure_wait` each), the batches the relay cannot take are counted,
+/// the backlog shows in `/health/ready` and the metrics, and once the confirms flow again
+/// every event arrives once and the outbox empties.
+#[actix_web::test]
+async fn a_broker_that_stops_confirming_is_reported_and_loses_nothing() {
+    let amqp = Proxy::start(AMQP_ADDR.parse().expect("addr")).await;
+    let mut settings = Settings::new();
+    settings.relay_extra = "backpressure_wait = \"20ms\"".into();
+    let app = gateway_behind(&amqp, settings).await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    amqp.hold();
+    // One at a time, so each event is its own commit and its own batch: the relay's four
+    // lanes and the hand-off's eight places fill, and every later batch is left to the
+    // outbox after the wait.
+    let ids: Vec<String> = (0..30).map(|i| format!("evt_unconfirmed_{i}")).collect();
+    accept_each(&app, &ids, "slow.broker").await;
+    let skipped = app.metric("hookgate_relay_handoff_skipped_total");
+    assert!(skipped >= 1.0, "batches left to the outbox: {skipped}");
+    assert_eq!(
+        app.pending().await,
+        ids.len() as i64,
+        "nothing confirmed yet"
+    );
+    eventually(Duration::from_secs(10), || async {
+        let ready = app.get("/health/ready").await;
+        ready.status == 200
+            && ready.json["broker"] == "ok"
+            && ready.json["outbox_pending"] == ids.len()
+            && ready.json["relay_backlog_seconds"].as_f64() >= Some(1.0)
+    })
+    .await;
+    eventually(Duration::from_secs(10), || async {
+        app.metric("hookgate_relay_backlog_seconds") >= 1.0
+    })
+    .await;
+    amqp.release();
+    app.drained().await;
+    delivered_once(&inbox, &ids).await;
+    eventually(Duration::from_secs(10), || async {
+        app.get("/health/ready").await.json["relay_backlog_seconds"] == 0.0
+    })
+    .await;
     app.stop().await;
 }

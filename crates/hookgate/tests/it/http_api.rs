@@ -300,6 +300,7 @@ async fn health_and_metrics() {
         (200, Some("ok"))
     );
     assert!(ready.json["outbox_pending"].is_i64());
+    assert!(ready.json["relay_backlog_seconds"].is_f64());
     app.send("groq", "evt_m", "t").await;
     let (h, b) = app.signed("groq", "evt_m2", "t");
     let bad: Vec<_> = h

@@ -1,18 +1,27 @@
 //! A TCP proxy the tests can cut and restore, standing between the gateway and Postgres
-//! or RabbitMQ to simulate an outage without touching the shared services.
+//! or RabbitMQ to simulate an outage without touching the shared services. It can also
+//! hold back what the upstream sends (a broker that takes publishes but does not confirm
+//! them) while the connections stay open.
 
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},
 };
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::watch,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Forwards connections to `upstream` while up; while cut, closes new and existing ones.
+/// While held, what the upstream sends waits in the proxy (the client's bytes still go
+/// through).
 pub struct Proxy {
     addr: SocketAddr,
     generation: Arc<Mutex<Option<CancellationToken>>>,
+    held: watch::Sender<bool>,
     stop: CancellationToken,
 }
 
@@ -23,7 +32,8 @@ impl Proxy {
         let addr = listener.local_addr().expect("addr");
         let generation = Arc::new(Mutex::new(Some(CancellationToken::new())));
         let stop = CancellationToken::new();
-        let (gen_, stop_) = (generation.clone(), stop.clone());
+        let (held, _) = watch::channel(false);
+        let (gen_, stop_, held_) = (generation.clone(), stop.clone(), held.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -36,12 +46,13 @@ impl Proxy {
                     drop(client); // cut: refuse by closing at once
                     continue;
                 };
-                tokio::spawn(pump(client, upstream, token));
+                tokio::spawn(pump(client, upstream, token, held_.subscribe()));
             }
         });
         Self {
             addr,
             generation,
+            held,
             stop,
         }
     }
@@ -62,6 +73,16 @@ impl Proxy {
     pub fn restore(&self) {
         *self.generation.lock().expect("lock") = Some(CancellationToken::new());
     }
+
+    /// Stop passing on what the upstream sends, keeping every connection open.
+    pub fn hold(&self) {
+        self.held.send_replace(true);
+    }
+
+    /// Pass on what was held, and everything after it.
+    pub fn release(&self) {
+        self.held.send_replace(false);
+    }
 }
 
 impl Drop for Proxy {
@@ -71,12 +92,38 @@ impl Drop for Proxy {
     }
 }
 
-async fn pump(mut client: TcpStream, upstream: SocketAddr, token: CancellationToken) {
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+async fn pump(
+    client: TcpStream,
+    upstream: SocketAddr,
+    token: CancellationToken,
+    held: watch::Receiver<bool>,
+) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
+    let (mut client_in, mut client_out) = client.into_split();
+    let (mut server_in, mut server_out) = server.into_split();
     tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+        _ = tokio::io::copy(&mut client_in, &mut server_out) => {}
+        () = back(&mut server_in, &mut client_out, held) => {}
         () = token.cancelled() => {}
+    }
+}
+
+/// Upstream to client, each chunk waiting while the proxy is held.
+async fn back(
+    from: &mut (impl AsyncReadExt + Unpin),
+    to: &mut (impl AsyncWriteExt + Unpin),
+    mut held: watch::Receiver<bool>,
+) {
+    let mut chunk = vec![0; 16 << 10];
+    loop {
+        let n = match from.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if held.wait_for(|h| !h).await.is_err() || to.write_all(&chunk[..n]).await.is_err() {
+            return;
+        }
     }
 }

@@ -20,11 +20,7 @@ async fn broker_up(app: &TestApp) {
 }
 
 fn counter(app: &TestApp, name: &str) -> u64 {
-    app.metrics
-        .encode()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} "))?.trim().parse().ok())
-        .unwrap_or(0)
+    app.metric(name) as u64
 }
 
 #[actix_web::test]
