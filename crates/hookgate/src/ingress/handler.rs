@@ -34,7 +34,7 @@ impl Headers for HeaderView<'_> {
 #[tracing::instrument(level = "debug", name = "webhook", skip_all, fields(provider = %provider, event_id = tracing::field::Empty))]
 pub async fn ingest(
     request: HttpRequest,
-    provider: web::Path<String>,
+    provider: String,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, IngestError> {

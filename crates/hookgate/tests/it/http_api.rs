@@ -43,7 +43,11 @@ async fn accepted_then_duplicate() {
 async fn unknown_provider_and_wrong_method_and_path() {
     let app = spawn_app().await;
     let (h, b) = app.signed("groq", "evt", "t");
-    error_is(&app.post("paypal", &h, b).await, 404, "unknown_provider");
+    error_is(
+        &app.post("paypal", &h, b.clone()).await,
+        404,
+        "unknown_provider",
+    );
     let res = awc::Client::default()
         .put(app.url("/webhooks/groq"))
         .send()
@@ -57,6 +61,20 @@ async fn unknown_provider_and_wrong_method_and_path() {
         .expect("GET");
     assert_eq!(res.status().as_u16(), 405);
     assert_eq!(app.get("/nothing/here").await.status, 404);
+    // One segment after `/webhooks/`, no more and no less.
+    for path in [
+        "/webhooks",
+        "/webhooks/",
+        "/webhooks/groq/more",
+        "/webhooksgroq",
+    ] {
+        let res = post(&app.url(path), &h, b.clone()).await;
+        assert_eq!(
+            (res.status, res.json["error"].as_str()),
+            (404, Some("not_found")),
+            "{path}"
+        );
+    }
     app.stop().await;
 }
 
