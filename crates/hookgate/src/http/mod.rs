@@ -1,6 +1,7 @@
-//! The HTTP surface: the route table. The webhook handler is [`crate::ingress`], the
-//! operator console [`crate::console`]; health, metrics and the admin API are the
-//! submodules here.
+//! The HTTP surface: the route table, and the `/webhooks/<provider>` path and method
+//! checks (404, 405) in front of the webhook handler, [`crate::ingress`]. The operator
+//! console is [`crate::console`]; health, metrics and the admin API are the submodules
+//! here.
 
 mod admin;
 mod health;
@@ -11,9 +12,9 @@ use crate::{console, ingress, state::AppState};
 
 /// Register every route on an actix `App`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // `/webhooks/{provider}` as a static prefix: the handler takes the one segment after
-    // it. actix matches a `{provider}` pattern with a regex, twice per request (1.5% of
-    // the gateway's CPU at the maximum, BENCHMARKS.md).
+    // `/webhooks` as a static prefix, and [`webhook`] takes the one segment after it:
+    // actix matches a `/webhooks/{provider}` pattern with a regex (1.5% of the gateway's
+    // CPU at the maximum, BENCHMARKS.md §2, ninth session).
     cfg.service(web::scope("/webhooks").default_service(web::to(webhook)))
         .service(web::resource("/health/live").route(web::get().to(health::live)))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)))
@@ -36,6 +37,8 @@ async fn webhook(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ingress::IngestError> {
+    // The segment as sent, not percent-decoded: provider names are `[a-z0-9_-]` only, so
+    // an encoded one is an unknown provider either way.
     let provider = request
         .match_info()
         .unprocessed()

@@ -1,5 +1,5 @@
-//! The `/webhooks/{provider}` handler (POST, and GET for providers whose handshake is a
-//! GET): one config snapshot per request, the checks in order (provider, limits, body,
+//! The `/webhooks/<provider>` handler (POST, and GET for providers whose handshake is a
+//! GET; [`crate::http`] routes the path and the method here): one config snapshot per request, the checks in order (provider, limits, body,
 //! signature), then a handshake answer or the writer; every answer is counted by provider
 //! and outcome.
 

@@ -2,7 +2,7 @@
 //! limits, read the raw body within `max_body`, verify it, hand it to the
 //! [`crate::writer`] and answer once it is durable.
 //!
-//! - [`handler`]: the actix handler and its outcome metrics.
+//! - [`handler`]: the request handler (routed by [`crate::http`]) and its outcome metrics.
 //! - [`body`]: reading the body within its size limit.
 //! - [`error`]: the one mapping from an ingest failure to its HTTP status and JSON code.
 

@@ -19,10 +19,8 @@ pub(super) async fn run(pool: PgPool, metrics: Metrics, every: Duration, stop: C
             _ = tick.tick() => {}
             () = stop.cancelled() => return,
         }
-        if let Ok(n) = store::outbox::pending(&pool).await {
-            metrics.outbox_pending.set(n);
-        }
-        if let Ok(age) = store::outbox::oldest_age(&pool).await {
+        if let Ok((pending, age)) = store::outbox::backlog(&pool).await {
+            metrics.outbox_pending.set(pending);
             metrics.backlog_seconds.set(age);
         }
     }

@@ -133,14 +133,16 @@ pub async fn pending<'c>(db: impl PgExecutor<'c>) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Seconds since the oldest unconfirmed event was received (0 when none waits): read
+/// The backlog in one statement: rows waiting for the relay (as [`pending`]) and the
+/// seconds since the oldest of their events was received (0 when none waits), read
 /// through the outbox's primary key and one `events` row.
-pub async fn oldest_age(pool: &PgPool) -> Result<f64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT coalesce((
-             SELECT extract(epoch FROM now() - e.received_at)::float8
-             FROM events e
-             WHERE e.id = (SELECT min(event_pk) FROM outbox)), 0)",
+pub async fn backlog(pool: &PgPool) -> Result<(i64, f64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT count(*) FROM outbox),
+                coalesce((
+                    SELECT extract(epoch FROM now() - e.received_at)::float8
+                    FROM events e
+                    WHERE e.id = (SELECT min(event_pk) FROM outbox)), 0)",
     )
     .fetch_one(pool)
     .await

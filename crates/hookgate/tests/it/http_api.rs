@@ -48,24 +48,32 @@ async fn unknown_provider_and_wrong_method_and_path() {
         404,
         "unknown_provider",
     );
-    let res = awc::Client::default()
+    // Neither PUT nor HEAD; GET only for a provider whose handshake is a GET.
+    let client = awc::Client::default();
+    for request in [
+        client.put(app.url("/webhooks/groq")),
+        client.head(app.url("/webhooks/groq")),
+        client.get(app.url("/webhooks/groq")),
+    ] {
+        let res = request.send().await.expect("request");
+        assert_eq!(res.status().as_u16(), 405);
+    }
+    let res = client
         .put(app.url("/webhooks/groq"))
         .send()
         .await
         .expect("PUT");
-    assert_eq!(res.status().as_u16(), 405);
-    let res = awc::Client::default()
-        .get(app.url("/webhooks/groq"))
-        .send()
-        .await
-        .expect("GET");
-    assert_eq!(res.status().as_u16(), 405);
+    assert_eq!(
+        res.headers().get("allow").map(|v| v.as_bytes()),
+        Some(&b"POST"[..])
+    );
     assert_eq!(app.get("/nothing/here").await.status, 404);
     // One segment after `/webhooks/`, no more and no less.
     for path in [
         "/webhooks",
         "/webhooks/",
         "/webhooks/groq/more",
+        "/webhooks/groq/",
         "/webhooksgroq",
     ] {
         let res = post(&app.url(path), &h, b.clone()).await;

@@ -1,7 +1,9 @@
 //! A TCP proxy the tests can cut and restore, standing between the gateway and Postgres
 //! or RabbitMQ to simulate an outage without touching the shared services. It can also
 //! hold back what the upstream sends (a broker that takes publishes but does not confirm
-//! them) while the connections stay open.
+//! them) while the connections stay open: one chunk waits in the proxy and the rest in the
+//! socket buffers, so a hold suits small volumes. Either side's end of stream (or a cut)
+//! closes both directions of that connection; no half-closed connection is kept.
 
 use std::{
     net::SocketAddr,
@@ -32,8 +34,8 @@ impl Proxy {
         let addr = listener.local_addr().expect("addr");
         let generation = Arc::new(Mutex::new(Some(CancellationToken::new())));
         let stop = CancellationToken::new();
-        let (held, _) = watch::channel(false);
-        let (gen_, stop_, held_) = (generation.clone(), stop.clone(), held.clone());
+        let (held, held_) = watch::channel(false);
+        let (gen_, stop_) = (generation.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -46,7 +48,7 @@ impl Proxy {
                     drop(client); // cut: refuse by closing at once
                     continue;
                 };
-                tokio::spawn(pump(client, upstream, token, held_.subscribe()));
+                tokio::spawn(pump(client, upstream, token, held_.clone()));
             }
         });
         Self {
