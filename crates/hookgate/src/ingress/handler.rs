@@ -1,7 +1,7 @@
 //! The `/webhooks/<provider>` handler (POST, and GET for providers whose handshake is a
-//! GET; [`crate::http`] routes the path and the method here): one config snapshot per request, the checks in order (provider, limits, body,
-//! signature), then a handshake answer or the writer; every answer is counted by provider
-//! and outcome.
+//! GET; [`crate::http`] routes the path and the method here): one config snapshot per
+//! request, the checks in order (provider, limits, body, signature), then a handshake
+//! answer or the writer; every answer is counted by provider and outcome.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
