@@ -353,8 +353,7 @@ mod tests {
     use hookgate_testkit::database::TestDatabase;
 
     use super::*;
-
-    const LEASE: Duration = Duration::from_secs(30);
+    use crate::handoff::LEASE;
 
     /// A slot with no connection yet.
     fn slot() -> Slot {
