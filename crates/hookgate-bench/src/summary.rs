@@ -73,6 +73,10 @@ impl OneOrMore {
 #[derive(Debug, Deserialize)]
 struct Load {
     acked_per_sec: f64,
+    #[serde(default)]
+    accepted: u64,
+    #[serde(default)]
+    duplicate: u64,
     ack_latency_ms: Percentiles,
     rate: Option<u64>,
     generator_busy: f64,
@@ -99,6 +103,22 @@ struct Cpu {
     us_per_request: BTreeMap<String, f64>,
 }
 
+/// Redis' CPU over the seed design's run (`seed-redis.json`, from `/proc` by
+/// `scripts/bench`): the bench itself counts only the gateway, Postgres and RabbitMQ.
+#[derive(Debug, Deserialize)]
+struct RedisCpu {
+    cpu_seconds: f64,
+}
+
+/// Add Redis' CPU per answered request to the seed design's report.
+fn with_redis(report: &mut Report, redis: Option<RedisCpu>) {
+    if let (Some(redis), Some(load), Some(cpu)) = (redis, &report.load, &mut report.cpu) {
+        let answered = (load.accepted + load.duplicate).max(1) as f64;
+        cpu.us_per_request
+            .insert("redis".into(), redis.cpu_seconds * 1e6 / answered);
+    }
+}
+
 /// wrk's figures: requests answered 2xx/3xx per second.
 fn wrk_acked_per_sec(text: &str) -> Option<f64> {
     let mut requests = None;
@@ -123,6 +143,11 @@ fn read<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
         .inspect_err(|e| eprintln!("warning: {name} does not parse: {e}"))
         .ok()
 }
+
+/// Labels of the runs compared with one another.
+const SEED_DESIGN: &str = "seed design (Express + Redis), closed loop 64";
+const SEED_RELAY: &str = "seed relay (main), closed loop 64";
+const CLOSED_LOOP: &str = "closed loop 64";
 
 /// Build the table of one run; `Ok(false)` when an acknowledged event went missing.
 pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
@@ -195,8 +220,9 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
     let mut missing = 0;
     let mut runs = Vec::new();
     for (file, label) in [
-        ("base.json", "seed relay (main), closed loop 64"),
-        ("max.json", "closed loop 64"),
+        ("seed.json", SEED_DESIGN),
+        ("base.json", SEED_RELAY),
+        ("max.json", CLOSED_LOOP),
         ("sustain.json", "sustained closed loop 64"),
         ("half.json", "open loop at half the maximum"),
         (
@@ -204,9 +230,12 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             "idle, 1M+ stored events, stats taken in a backlog",
         ),
     ] {
-        let Some(r) = read::<Report>(dir, file) else {
+        let Some(mut r) = read::<Report>(dir, file) else {
             continue;
         };
+        if file == "seed.json" {
+            with_redis(&mut r, read::<RedisCpu>(dir, "seed-redis.json"));
+        }
         runs.push((label, r));
     }
     for (label, r) in &runs {
@@ -263,9 +292,24 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             r.warnings.join("; "),
         );
     }
+    let end_to_end = |label: &str| {
+        runs.iter()
+            .find(|(l, _)| *l == label)
+            .and_then(|(_, r)| r.delivery.as_ref())
+            .map(|d| d.end_to_end_per_sec)
+    };
+    for (before, name) in [(SEED_DESIGN, "seed design"), (SEED_RELAY, "seed relay")] {
+        if let (Some(now), Some(then)) = (end_to_end(CLOSED_LOOP), end_to_end(before)) {
+            row(
+                &format!("end to end, {CLOSED_LOOP}, over the {name}'s"),
+                format!("{:.2}x", now / then),
+                String::new(),
+            );
+        }
+    }
     if let (Some(text), Some((_, max))) = (
         std::fs::read_to_string(dir.join("wrk.txt")).ok(),
-        runs.iter().find(|(l, _)| *l == "closed loop 64"),
+        runs.iter().find(|(l, _)| *l == CLOSED_LOOP),
     ) && let (Some(wrk), Some(l)) = (wrk_acked_per_sec(&text), &max.load)
     {
         row(
@@ -315,6 +359,20 @@ fn per_process(us: &BTreeMap<String, f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_seed_design_gets_redis_cpu_per_answered_request() {
+        let mut report: Report = serde_json::from_str(
+            r#"{"load": {"acked_per_sec": 1000.0, "accepted": 1500, "duplicate": 500,
+                          "ack_latency_ms": {"p50": 1.0, "p99": 2.0}, "generator_busy": 0.1},
+                "cpu": {"us_per_request": {"gateway": 300.0}}}"#,
+        )
+        .expect("report");
+        with_redis(&mut report, Some(RedisCpu { cpu_seconds: 0.05 }));
+        let cpu = &report.cpu.expect("cpu").us_per_request;
+        assert!((cpu["redis"] - 25.0).abs() < 1e-9, "{cpu:?}");
+        assert_eq!(cpu["gateway"], 300.0);
+    }
 
     #[test]
     fn reads_wrk_output() {
