@@ -8,12 +8,17 @@
 // `groq:event:<id>` with a TTL. Done durably, as issue 12 measured it:
 // - the event is published to a durable topic exchange as a persistent message, and the
 //   200 waits for the broker's confirm (the guide ran a handler in the request instead);
-// - idempotency is one `SET NX` (the guide's check-then-set lets two copies through), and
-//   the key is removed again when the publish fails, so the provider's retry is taken;
+// - idempotency is atomic (the guide's check-then-set lets two copies through) and has two
+//   states: `SET NX` marks the event pending for a minute, the confirm marks it done for
+//   the TTL. A copy that finds it pending is answered 409, so the provider retries; a failed
+//   publish removes the mark. A crash between the two leaves a pending mark that expires,
+//   so the provider's retry is taken then, not answered as a duplicate of a lost event;
 // - the SPEC's fixes to the check: a missing, non-numeric or future timestamp and a
-//   signature of the wrong length are rejected (the guide's check threw or let them pass).
+//   signature that is not 64 hex digits are rejected (the guide's check threw or let them
+//   pass).
 // The message carries the body and the event's ID and type as properties, with no
-// CloudEvents headers: a cheaper message than hookgate's SPEC §4 one.
+// CloudEvents headers and not `mandatory`: a cheaper message than hookgate's SPEC §4 one
+// (and an event no queue takes is dropped, where hookgate keeps and retries it).
 //
 // Environment: PORT (3000), GROQ_WEBHOOK_SECRET, AMQP_URL, EXCHANGE (hookgate.events),
 // REDIS_URL (redis://127.0.0.1:6379), KEY_TTL_SECONDS (604800, the guide's 7 days).
@@ -32,10 +37,16 @@ if (!secret) {
 }
 const exchange = env.EXCHANGE || 'hookgate.events';
 const keyTtl = Number(env.KEY_TTL_SECONDS || 86400 * 7);
+if (!Number.isInteger(keyTtl) || keyTtl <= 0) {
+  console.error('KEY_TTL_SECONDS must be a positive whole number of seconds');
+  process.exit(1);
+}
 const TOLERANCE_SECONDS = 300;
+const PENDING_SECONDS = 60;
 
 function verifyGroqSignature(payload, signature, timestamp) {
   if (typeof signature !== 'string' || typeof timestamp !== 'string') return false;
+  if (!/^[0-9a-fA-F]{64}$/.test(signature)) return false;
   if (!/^[0-9]{1,12}$/.test(timestamp)) return false;
   const age = Date.now() / 1000 - Number(timestamp);
   if (Math.abs(age) > TOLERANCE_SECONDS) return false;
@@ -71,7 +82,11 @@ async function main() {
   const connection = await amqp.connect(env.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672/%2f');
   const channel = await connection.createConfirmChannel();
   await channel.assertExchange(exchange, 'topic', { durable: true });
+  // Whatever is pending when the broker link goes is retried by the provider once its
+  // pending mark expires.
   connection.on('error', (e) => { console.error('broker connection:', e.message); process.exit(1); });
+  channel.on('error', (e) => { console.error('broker channel:', e.message); process.exit(1); });
+  channel.on('close', () => { console.error('broker channel closed'); process.exit(1); });
 
   const app = express();
   app.post('/webhooks/groq', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {
@@ -86,20 +101,28 @@ async function main() {
     } catch {
       return res.status(400).json({ error: 'Invalid JSON' });
     }
-    if (typeof event.id !== 'string' || typeof event.type !== 'string') {
+    if (event === null || typeof event !== 'object' ||
+        typeof event.id !== 'string' || typeof event.type !== 'string') {
       return res.status(400).json({ error: 'Missing id or type' });
     }
     const key = `groq:event:${event.id}`;
     try {
-      const fresh = await redis.set(key, '1', 'EX', keyTtl, 'NX');
-      if (fresh === null) return res.status(200).json({ received: true, duplicate: true });
+      const fresh = await redis.set(key, 'pending', 'EX', PENDING_SECONDS, 'NX');
+      if (fresh === null) {
+        if ((await redis.get(key)) === 'done') {
+          return res.status(200).json({ received: true, duplicate: true });
+        }
+        return res.status(409).json({ error: 'In progress, retry later' });
+      }
       try {
         await publish(channel, event, body, req.headers['content-type'] || 'application/json');
       } catch (e) {
         await redis.del(key).catch(() => {});
         throw e;
       }
+      await redis.set(key, 'done', 'EX', keyTtl);
     } catch (e) {
+      console.error('not stored:', e.message);
       return res.status(503).json({ error: 'Unavailable' });
     }
     return res.status(200).json({ received: true });

@@ -103,19 +103,23 @@ struct Cpu {
     us_per_request: BTreeMap<String, f64>,
 }
 
-/// Redis' CPU over the seed design's run (`seed-redis.json`, from `/proc` by
-/// `scripts/bench`): the bench itself counts only the gateway, Postgres and RabbitMQ.
+/// Redis' CPU over the seed design's run (`seed-redis.json`, from Redis' `INFO cpu` by
+/// `scripts/bench`, read around the bench command): the bench itself counts only the
+/// gateway, Postgres and RabbitMQ.
 #[derive(Debug, Deserialize)]
 struct RedisCpu {
     cpu_seconds: f64,
 }
 
-/// Add Redis' CPU per answered request to the seed design's report.
+/// Add Redis' CPU per answered request to the seed design's report (nothing when the
+/// report counts no answer).
 fn with_redis(report: &mut Report, redis: Option<RedisCpu>) {
     if let (Some(redis), Some(load), Some(cpu)) = (redis, &report.load, &mut report.cpu) {
-        let answered = (load.accepted + load.duplicate).max(1) as f64;
-        cpu.us_per_request
-            .insert("redis".into(), redis.cpu_seconds * 1e6 / answered);
+        let answered = load.accepted + load.duplicate;
+        if answered > 0 {
+            cpu.us_per_request
+                .insert("redis".into(), redis.cpu_seconds * 1e6 / answered as f64);
+        }
     }
 }
 
@@ -372,6 +376,15 @@ mod tests {
         let cpu = &report.cpu.expect("cpu").us_per_request;
         assert!((cpu["redis"] - 25.0).abs() < 1e-9, "{cpu:?}");
         assert_eq!(cpu["gateway"], 300.0);
+
+        let mut empty: Report = serde_json::from_str(
+            r#"{"load": {"acked_per_sec": 0.0, "ack_latency_ms": {"p50": 0.0, "p99": 0.0},
+                          "generator_busy": 0.0},
+                "cpu": {"us_per_request": {}}}"#,
+        )
+        .expect("report");
+        with_redis(&mut empty, Some(RedisCpu { cpu_seconds: 0.05 }));
+        assert!(empty.cpu.expect("cpu").us_per_request.is_empty());
     }
 
     #[test]
