@@ -84,9 +84,10 @@ async function main() {
   await channel.assertExchange(exchange, 'topic', { durable: true });
   // Whatever is pending when the broker link goes is retried by the provider once its
   // pending mark expires.
+  let stopping = false;
   connection.on('error', (e) => { console.error('broker connection:', e.message); process.exit(1); });
   channel.on('error', (e) => { console.error('broker channel:', e.message); process.exit(1); });
-  channel.on('close', () => { console.error('broker channel closed'); process.exit(1); });
+  channel.on('close', () => { if (!stopping) { console.error('broker channel closed'); process.exit(1); } });
 
   const app = express();
   app.post('/webhooks/groq', express.raw({ type: '*/*', limit: '1mb' }), async (req, res) => {
@@ -131,7 +132,10 @@ async function main() {
   const port = Number(env.PORT || 3000);
   const server = app.listen(port, '127.0.0.1', () => console.log(`seed design listening on ${port}`));
   server.keepAliveTimeout = 75_000;
-  const stop = () => server.close(() => connection.close().finally(() => { redis.quit(); process.exit(0); }));
+  const stop = () => {
+    stopping = true;
+    server.close(() => connection.close().finally(() => { redis.quit(); process.exit(0); }));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
