@@ -147,9 +147,7 @@ async fn unroutable_events_stay_unpublished_until_a_queue_is_bound() {
     );
     // The broker returns it (mandatory, no binding): counted, not marked published.
     eventually(Duration::from_secs(10), || async {
-        app.metrics
-            .encode()
-            .contains("hookgate_relay_returns_total 1")
+        app.metric("hookgate_relay_returns_total") == 1.0
     })
     .await;
     assert_eq!(app.pending().await, 1);
