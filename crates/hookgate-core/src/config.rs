@@ -62,7 +62,7 @@ pub struct Config {
 pub struct ServerConfig {
     /// Address and port to listen on.
     pub listen: String,
-    /// actix worker threads; 0 means one per CPU core.
+    /// actix worker threads, each with a writer of its own; 0 means one per CPU core.
     pub workers: usize,
     /// How long shutdown waits for in-flight requests before closing them.
     #[serde(with = "humantime_serde")]
@@ -89,7 +89,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:8080".into(),
-            workers: 0,
+            workers: 1,
             shutdown_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             client_request_timeout: Duration::from_secs(5),
@@ -107,7 +107,8 @@ impl Default for ServerConfig {
 pub struct DatabaseConfig {
     /// Postgres connection URL.
     pub url: String,
-    /// Maximum connections in the pool (writer, relay, retention and health share it).
+    /// Maximum connections in the shared pool (relay, retention, health, admin and console).
+    /// The writer's commit slots have their own connections, `writer.concurrency` in all.
     #[serde(default = "default_pool_max")]
     pub pool_max: u32,
     /// How long a request for a pooled connection waits before the database counts as down.
@@ -182,9 +183,11 @@ pub struct QueueConfig {
 pub struct WriterConfig {
     /// Most events committed in one transaction. 1 disables group commit.
     pub batch_max: usize,
-    /// Verified events waiting for the writer; when full, requests answer 503.
+    /// Verified events waiting for the writer, in all (shared out among the server
+    /// workers); when full, requests answer 503.
     pub queue_capacity: usize,
-    /// Transactions committed concurrently (each is one batch).
+    /// Transactions committed concurrently (each is one batch), in all: shared out among the
+    /// server workers, at least one each, each slot with a connection of its own.
     pub concurrency: usize,
 }
 
@@ -611,15 +614,11 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        let pool_min = self.writer.concurrency + 2;
-        if (self.database.pool_max as usize) < pool_min {
+        if self.database.pool_max < 2 {
             return Err(ConfigError::invalid(
                 "database.pool_max",
-                format!(
-                    "must be at least writer.concurrency + 2 ({pool_min}): each commit slot \
-                     keeps a connection, and the relay, retention and health checks need the \
-                     rest"
-                ),
+                "must be at least 2: the relay, retention and health checks share the pool \
+                 (the writer's commit slots have connections of their own)",
             ));
         }
         if self.relay.concurrency == 0 {

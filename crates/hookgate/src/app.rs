@@ -25,7 +25,7 @@ use crate::{
     relay::{BrokerState, Relay},
     retention,
     state::AppState,
-    writer::BatchWriter,
+    writer::Writers,
 };
 
 /// After answering on a connection it closes (a 408, a refused body), how long actix
@@ -79,7 +79,7 @@ pub struct Application {
     pool: PgPool,
     metrics: Metrics,
     broker: BrokerState,
-    writer_task: JoinHandle<()>,
+    writers: Writers,
     writer_stop: CancellationToken,
     relay_task: JoinHandle<()>,
     relay_stop: CancellationToken,
@@ -121,9 +121,16 @@ impl Application {
 
         let (handoff, committed) = handoff::channel(config.relay.backpressure_wait);
         let writer_stop = CancellationToken::new();
-        let (writer, writer_task) = BatchWriter::spawn(
-            pool.clone(),
+        // Each server worker starts its own writer (on its own thread) as it builds its app.
+        let workers = match config.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let writers = Writers::new(
+            db::options(&config.database.url)?,
+            &config.database,
             &config.writer,
+            workers,
             metrics.clone(),
             handoff.clone(),
             writer_stop.clone(),
@@ -149,25 +156,34 @@ impl Application {
         let port = listener.local_addr()?.port();
         let limits = Limits::new(&config.server, &registry);
         let live = LiveConfig::new(Snapshot { registry, limits }, options.config_path.clone());
-        let state = AppState {
-            live: live.clone(),
-            writer,
-            pool: pool.clone(),
-            broker: broker.clone(),
-            metrics: metrics.clone(),
-            admin_token: options.admin_token.clone().map(Arc::new),
-            keys: KeyFetcher::new(metrics.keys.clone()),
-            rejections: RejectionLog::new(&config),
-            console: Arc::new(ConsoleState::new(config.amqp.routing_key.clone())),
-        };
-        if state.admin_token.is_some() {
+        let admin_token = options.admin_token.clone().map(Arc::new);
+        if admin_token.is_some() {
             tracing::info!("admin API and console (/console) enabled");
         }
-        let mut server = HttpServer::new(move || {
+        let keys = KeyFetcher::new(metrics.keys.clone());
+        let rejections = RejectionLog::new(&config);
+        let console = Arc::new(ConsoleState::new(config.amqp.routing_key.clone()));
+        let server_writers = writers.clone();
+        let (server_live, server_pool, server_broker, server_metrics) =
+            (live.clone(), pool.clone(), broker.clone(), metrics.clone());
+        let server = HttpServer::new(move || {
+            // Called on each worker's thread: its writer runs there too.
+            let state = AppState {
+                live: server_live.clone(),
+                writer: server_writers.start(),
+                pool: server_pool.clone(),
+                broker: server_broker.clone(),
+                metrics: server_metrics.clone(),
+                admin_token: admin_token.clone(),
+                keys: keys.clone(),
+                rejections: rejections.clone(),
+                console: console.clone(),
+            };
             App::new()
-                .app_data(web::Data::new(state.clone()))
+                .app_data(web::Data::new(state))
                 .configure(http::routes)
         })
+        .workers(workers)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(config.server.shutdown_timeout.as_secs())
@@ -175,9 +191,6 @@ impl Application {
         .client_request_timeout(config.server.client_request_timeout)
         .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
         .keep_alive(config.server.keep_alive);
-        if config.server.workers > 0 {
-            server = server.workers(config.server.workers);
-        }
         tracing::info!(port, "listening");
         Ok(Self {
             port,
@@ -185,7 +198,7 @@ impl Application {
             pool,
             metrics,
             broker,
-            writer_task,
+            writers,
             writer_stop,
             relay_task,
             relay_stop,
@@ -236,7 +249,7 @@ impl Application {
         // the outbox (nothing acknowledged is lost), and the log says which stage overran.
         tracing::info!("committing what the writer holds");
         self.writer_stop.cancel();
-        bounded("writer", DRAIN_LIMIT, self.writer_task).await;
+        bounded("writer", DRAIN_LIMIT, self.writers.stopped()).await;
         tracing::info!("draining the relay");
         self.relay_stop.cancel();
         bounded("relay", DRAIN_LIMIT, self.relay_task).await;

@@ -40,13 +40,25 @@ pub fn database_name(options: &PgConnectOptions) -> String {
 /// acquire): a dead connection fails its statement instead, which the writer answers with
 /// 503 (the provider retries) and the relay retries, and sqlx drops it from the pool.
 /// sqlx still sends one on every release; the writer avoids that per group commit by
-/// keeping its connections (`writer::Slot`).
+/// keeping its connections (`writer::Slot`), which come from [`writer_pool`]s, not from
+/// this one.
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(config.pool_max)
         .test_before_acquire(false)
         .acquire_timeout(config.acquire_timeout)
         .connect_lazy_with(options(&config.url)?))
+}
+
+/// A writer's own pool ([`crate::writer::Writers`]): `slots` connections, opened lazily
+/// by the server worker that owns the writer, so their sockets are polled by that
+/// worker's thread. Otherwise as [`pool`].
+pub fn writer_pool(options: PgConnectOptions, config: &DatabaseConfig, slots: usize) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(u32::try_from(slots).unwrap_or(u32::MAX))
+        .test_before_acquire(false)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_lazy_with(options)
 }
 
 /// Create the configured database if it does not exist (and the role may).

@@ -1,4 +1,5 @@
-//! [`AppState`]: what every HTTP handler can reach. Built once by [`crate::app`].
+//! [`AppState`]: what every HTTP handler can reach. Built by [`crate::app`] for each server
+//! worker, with that worker's own writer.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::{
 pub struct AppState {
     /// Providers, secrets and limits (hot-reloadable).
     pub live: LiveConfig,
-    /// Group-commit writer.
+    /// This worker's group-commit writer.
     pub writer: BatchWriter,
     /// Database pool (health checks, admin API).
     pub pool: PgPool,

@@ -134,7 +134,7 @@ fn every_validation_error_names_its_key() {
                 "retention.payloads",
             ),
             ("[writer]\nbatch_max = 0\n", "writer.batch_max"),
-            ("[writer]\nconcurrency = 7\n", "database.pool_max"),
+            ("[writer]\nconcurrency = 0\n", "writer.concurrency"),
             (
                 "[relay]\nbackpressure_wait = \"3s\"\n",
                 "relay.backpressure_wait",
@@ -157,6 +157,11 @@ fn every_validation_error_names_its_key() {
                 .replace("[amqp]\n", "[amqp]\nrouting_key = \"{provider}.{oops}\"\n"),
         );
         assert!(bad_key.contains("amqp.routing_key"), "{bad_key}");
+        let small_pool = load_err(
+            jail,
+            &BASE.replace("[database]\n", "[database]\npool_max = 1\n"),
+        );
+        assert!(small_pool.contains("database.pool_max"), "{small_pool}");
         Ok(())
     });
 }

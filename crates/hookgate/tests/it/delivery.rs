@@ -105,6 +105,41 @@ async fn fifty_concurrent_copies_one_accepted_one_message() {
     app.stop().await;
 }
 
+/// Two server workers, each with its own writer: copies of one event that reach both
+/// writers at once meet in the database, and each event is still accepted and published
+/// once.
+#[actix_web::test]
+async fn copies_spread_over_two_workers_writers_one_accepted_one_message_each() {
+    let mut settings = Settings::new();
+    settings.workers = 2;
+    let app = spawn_app_with(settings).await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    let ids: Vec<String> = (0..30).map(|i| format!("evt_workers_{i}")).collect();
+    let sends = ids
+        .iter()
+        .flat_map(|id| std::iter::repeat_n(id, 4))
+        .map(|id| app.send("groq", id, "t.x"));
+    let answers = futures_util::future::join_all(sends).await;
+    assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    let accepted: Vec<&str> = answers
+        .iter()
+        .filter(|a| a.json["status"] == "accepted")
+        .filter_map(|a| a.json["event_id"].as_str())
+        .collect();
+    let mut unique: Vec<&str> = accepted.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(accepted.len(), ids.len(), "one accepted copy per event");
+    assert_eq!(unique.len(), ids.len(), "no event accepted twice");
+    app.drained().await;
+    let mut got = message_ids(&inbox.take_all().await);
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want, "one message per event");
+    app.stop().await;
+}
+
 #[actix_web::test]
 async fn two_gateways_on_one_database_publish_each_event_once() {
     let first = spawn_app().await;

@@ -27,7 +27,7 @@ const PACE: Duration = Duration::from_millis(4);
 
 fn settings() -> Settings {
     let mut s = Settings::new();
-    // As deployed on a 2-core machine (`workers = 0`): one worker per core.
+    // Two workers, as on a 2-core machine with `workers = 0`: each has its own writer.
     s.workers = 2;
     s.server_extra = format!(
         "body_timeout = \"{}ms\"\nclient_request_timeout = \"{}ms\"",

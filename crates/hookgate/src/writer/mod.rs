@@ -3,8 +3,9 @@
 //! Requests hand their verified event to a bounded channel and wait. A collector takes the
 //! first waiting event, then everything else already queued (up to `batch_max`), and
 //! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
-//! transaction) while the next batch accumulates. Each of the `writer.concurrency` commit
-//! slots keeps its connection between commits (see [`Slot`]). Only after the commit is
+//! transaction) while the next batch accumulates. Each HTTP server worker runs a writer of
+//! its own, on its own thread ([`Writers`]). Each of a writer's commit slots (its share of
+//! `writer.concurrency`) keeps its connection between commits (see [`Slot`]). Only after the commit is
 //! each request answered, so a 200 always means "on disk", and only then are the new
 //! events (with the bodies held here) handed to the relay through the [`Handoff`], so
 //! nothing is published before it is durable and a duplicate is never handed over. No
@@ -21,9 +22,13 @@ use hookgate_core::{Verified, config::WriterConfig};
 use sqlx::{PgPool, Postgres, pool::PoolConnection};
 use tokio::{
     sync::{mpsc, oneshot},
-    task::{JoinHandle, JoinSet},
+    task::JoinSet,
 };
 use tokio_util::sync::CancellationToken;
+
+mod workers;
+
+pub use workers::{Writers, share};
 
 use crate::{
     handoff::{self, Committed, Handoff},
@@ -73,16 +78,17 @@ pub struct BatchWriter {
 }
 
 impl BatchWriter {
-    /// Start the collector. Every commit's new events go to `handoff` (or, when the relay
-    /// cannot take them, are left due in the outbox). When `stop` is cancelled the writer
-    /// commits what is queued and ends.
-    pub fn spawn(
+    /// A writer and its collector, for the caller to spawn (see [`Writers`]): every
+    /// commit's new events go to `handoff` (or, when the relay cannot take them, are left
+    /// due in the outbox). When `stop` is cancelled the collector commits what is queued,
+    /// closes `pool` (the writer's own) and ends.
+    pub fn new(
         pool: PgPool,
         config: &WriterConfig,
         metrics: Metrics,
         handoff: Handoff,
         stop: CancellationToken,
-    ) -> (Self, JoinHandle<()>) {
+    ) -> (Self, impl Future<Output = ()> + Send + 'static) {
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let (back, free) = mpsc::unbounded_channel();
         for _ in 0..config.concurrency {
@@ -97,7 +103,7 @@ impl BatchWriter {
             metrics,
             handoff,
         };
-        (Self { tx }, tokio::spawn(collector.run(stop)))
+        (Self { tx }, collector.run(stop))
     }
 
     /// Store a verified event; resolves once it is committed (or failed).
@@ -266,6 +272,9 @@ impl Collector {
             while commits.try_join_next().is_some() {}
         }
         while commits.join_next().await.is_some() {}
+        // Every slot is back: their connections return to the pool, which closes them.
+        drop(self.free);
+        self.pool.close().await;
     }
 }
 
