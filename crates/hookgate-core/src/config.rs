@@ -101,6 +101,9 @@ impl Default for ServerConfig {
     }
 }
 
+/// Most `server.workers` (actix' own limit).
+pub const MAX_WORKERS: usize = 512;
+
 /// `[database]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +111,8 @@ pub struct DatabaseConfig {
     /// Postgres connection URL.
     pub url: String,
     /// Maximum connections in the shared pool (relay, retention, health, admin and console).
-    /// The writer's commit slots have their own connections, `writer.concurrency` in all.
+    /// The writer's commit slots have their own connections: `writer.concurrency` in all,
+    /// but at least one per server worker.
     #[serde(default = "default_pool_max")]
     pub pool_max: u32,
     /// How long a request for a pooled connection waits before the database counts as down.
@@ -588,6 +592,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.body_timeout",
                 "must be greater than 0",
+            ));
+        }
+        if self.server.workers > MAX_WORKERS {
+            return Err(ConfigError::invalid(
+                "server.workers",
+                format!("must be at most {MAX_WORKERS} (0 = one per CPU core)"),
             ));
         }
         if self.server.max_connections == 0 {

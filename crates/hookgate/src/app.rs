@@ -2,8 +2,10 @@
 //! validated config, and runs them until the shutdown token is cancelled.
 //!
 //! Shutdown order is what makes "acknowledged means durable" hold on SIGTERM: stop
-//! accepting and let in-flight requests finish, then let the writer commit what it holds,
-//! then let the relay finish its confirms (and a last drain round).
+//! accepting and let in-flight requests finish (each is answered only after its commit),
+//! so the workers' writers end with their workers holding nothing acknowledged; then let
+//! the relay publish what was handed to it and finish its confirms (and a last drain
+//! round).
 
 use std::{net::TcpListener, sync::Arc};
 
@@ -123,12 +125,14 @@ impl Application {
         let writer_stop = CancellationToken::new();
         // Each server worker starts its own writer (on its own thread) as it builds its app.
         let workers = match config.server.workers {
-            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            0 => std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(hookgate_core::config::MAX_WORKERS),
             n => n,
         };
         let writers = Writers::new(
             db::options(&config.database.url)?,
-            &config.database,
+            config.database.acquire_timeout,
             &config.writer,
             workers,
             metrics.clone(),
@@ -166,8 +170,10 @@ impl Application {
         let server_writers = writers.clone();
         let (server_live, server_pool, server_broker, server_metrics) =
             (live.clone(), pool.clone(), broker.clone(), metrics.clone());
+        // One listener: actix calls the factory once per worker and listener, so a second
+        // listener would start a second writer per worker.
         let server = HttpServer::new(move || {
-            // Called on each worker's thread: its writer runs there too.
+            // Called on each worker's thread, in its runtime: its writer runs there too.
             let state = AppState {
                 live: server_live.clone(),
                 writer: server_writers.start(),
@@ -247,7 +253,9 @@ impl Application {
         let _ = stopper.await;
         // Every stage after the HTTP server is bounded: what is not done in time stays in
         // the outbox (nothing acknowledged is lost), and the log says which stage overran.
-        tracing::info!("committing what the writer holds");
+        // The workers have stopped, and their writers with them; a writer whose worker is
+        // still running commits what it holds and ends.
+        tracing::info!("waiting for the writers");
         self.writer_stop.cancel();
         bounded("writer", DRAIN_LIMIT, self.writers.stopped()).await;
         tracing::info!("draining the relay");

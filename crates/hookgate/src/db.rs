@@ -53,11 +53,15 @@ pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
 /// A writer's own pool ([`crate::writer::Writers`]): `slots` connections, opened lazily
 /// by the server worker that owns the writer, so their sockets are polled by that
 /// worker's thread. Otherwise as [`pool`].
-pub fn writer_pool(options: PgConnectOptions, config: &DatabaseConfig, slots: usize) -> PgPool {
+pub fn writer_pool(
+    options: PgConnectOptions,
+    acquire_timeout: std::time::Duration,
+    slots: usize,
+) -> PgPool {
     PgPoolOptions::new()
         .max_connections(u32::try_from(slots).unwrap_or(u32::MAX))
         .test_before_acquire(false)
-        .acquire_timeout(config.acquire_timeout)
+        .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options)
 }
 

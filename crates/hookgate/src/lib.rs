@@ -7,7 +7,8 @@
 //!
 //! 1. [`ingress`]: `POST /webhooks/{provider}`: limits, raw body, verification, answer.
 //! 2. [`writer`]: the [`writer::BatchWriter`], group-committing verified events into the
-//!    `events` table and the `outbox` ([`store::events`]).
+//!    `events` table and the `outbox` ([`store::events`]); one per server worker, on its
+//!    thread ([`writer::Writers`]).
 //! 3. [`handoff`]: the bounded channel by which the writer hands each committed batch (with
 //!    its bodies) to the relay.
 //! 4. [`relay`]: the [`relay::Relay`], publishing handed-over batches with publisher

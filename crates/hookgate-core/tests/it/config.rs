@@ -140,6 +140,7 @@ fn every_validation_error_names_its_key() {
                 "relay.backpressure_wait",
             ),
             ("[server]\nmax_connections = 0\n", "server.max_connections"),
+            ("[server]\nworkers = 513\n", "server.workers"),
             ("[server]\nmax_headers = 0\n", "server.max_headers"),
         ];
         for (extra, key) in cases {

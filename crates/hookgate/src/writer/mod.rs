@@ -5,8 +5,8 @@
 //! commits it as one `INSERT ... ON CONFLICT DO NOTHING RETURNING` statement (its own
 //! transaction) while the next batch accumulates. Each HTTP server worker runs a writer of
 //! its own, on its own thread ([`Writers`]). Each of a writer's commit slots (its share of
-//! `writer.concurrency`) keeps its connection between commits (see [`Slot`]). Only after the commit is
-//! each request answered, so a 200 always means "on disk", and only then are the new
+//! `writer.concurrency`) keeps its connection between commits (see [`Slot`]). Only after
+//! the commit is each request answered, so a 200 always means "on disk", and only then are the new
 //! events (with the bodies held here) handed to the relay through the [`Handoff`], so
 //! nothing is published before it is durable and a duplicate is never handed over. No
 //! timer is involved: under load batches grow by themselves, when idle a lone event
@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 mod workers;
 
-pub use workers::{Writers, share};
+pub use workers::Writers;
 
 use crate::{
     handoff::{self, Committed, Handoff},
@@ -174,6 +174,9 @@ impl Age {
     }
 }
 
+/// Longest a stopping writer waits for its pool to close.
+const POOL_CLOSE_LIMIT: Duration = Duration::from_secs(5);
+
 /// A kept connection idle for longer goes back to the pool (which tests it on the way: a
 /// quiet period may have let a server or middlebox close it), and the next commit takes
 /// one from the pool as any statement does.
@@ -184,8 +187,8 @@ const KEEP_IDLE: Duration = Duration::from_secs(30);
 /// re-resolved server.
 const KEEP_AGE: Duration = Duration::from_secs(15 * 60);
 
-/// One of the `writer.concurrency` commit slots, with the connection it keeps between
-/// commits.
+/// One of this writer's commit slots (its share of `writer.concurrency`), with the
+/// connection it keeps between commits.
 ///
 /// Keeping it saves a round trip per commit: sqlx returns a released connection to the
 /// pool only after a `Sync` round trip to the server, in a task of its own (one more
@@ -272,9 +275,10 @@ impl Collector {
             while commits.try_join_next().is_some() {}
         }
         while commits.join_next().await.is_some() {}
-        // Every slot is back: their connections return to the pool, which closes them.
+        // Every slot is back: their connections return to the pool, which closes them. A
+        // return still pinging a hung server must not hold the stop.
         drop(self.free);
-        self.pool.close().await;
+        let _ = tokio::time::timeout(POOL_CLOSE_LIMIT, self.pool.close()).await;
     }
 }
 

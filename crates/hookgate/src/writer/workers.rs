@@ -14,17 +14,25 @@
 //! place. A copy of an event sent to two workers at once meets the other copy in the
 //! database's unique index, as it would between two commit slots of one writer.
 //!
-//! At shutdown a writer ends either when `stop` is cancelled (it commits what is queued)
-//! or with its worker's runtime, once the HTTP server has stopped. A request is answered
-//! only after its commit, so a writer that ends with its runtime holds no acknowledged
-//! event. [`Writers::stopped`] waits for both kinds of end.
+//! At shutdown a writer normally ends with its worker's runtime, once the HTTP server has
+//! stopped: by then every request it took has been answered or cut. A request is answered
+//! only after its commit, so such a writer holds no acknowledged event; a commit cut
+//! midway was answered to no one, and its rows, if it committed, are published by the
+//! sweep. A writer whose worker still runs when `stop` is cancelled commits what is
+//! queued and ends. [`Writers::stopped`] waits for both kinds of end.
+//!
+//! A gateway opens `max(writer.concurrency, workers)` writer connections, beside
+//! `database.pool_max`.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
-use hookgate_core::config::{DatabaseConfig, WriterConfig};
+use hookgate_core::config::WriterConfig;
 use sqlx::postgres::PgConnectOptions;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -35,7 +43,7 @@ use crate::{db, handoff::Handoff, metrics::Metrics};
 #[derive(Clone)]
 pub struct Writers {
     options: PgConnectOptions,
-    database: DatabaseConfig,
+    acquire_timeout: Duration,
     config: WriterConfig,
     workers: usize,
     /// How many writers were started: the next one's place in the [`share`].
@@ -51,7 +59,7 @@ impl Writers {
     /// (parsed once, at start-up).
     pub fn new(
         options: PgConnectOptions,
-        database: &DatabaseConfig,
+        acquire_timeout: Duration,
         config: &WriterConfig,
         workers: usize,
         metrics: Metrics,
@@ -60,7 +68,7 @@ impl Writers {
     ) -> Self {
         Self {
             options,
-            database: database.clone(),
+            acquire_timeout,
             config: config.clone(),
             workers: workers.max(1),
             started: Arc::default(),
@@ -73,7 +81,7 @@ impl Writers {
 
     /// Start the calling worker's writer on the current runtime; call it on the worker's
     /// thread. A worker that actix restarts after a panic starts a new one, with the share
-    /// of the place it takes over.
+    /// of the next place in turn (so the totals may then be exceeded by a slot).
     pub fn start(&self) -> BatchWriter {
         let place = self.started.fetch_add(1, Ordering::Relaxed) % self.workers;
         let config = WriterConfig {
@@ -87,7 +95,11 @@ impl Writers {
             queue = config.queue_capacity,
             "starting a server worker's writer"
         );
-        let pool = db::writer_pool(self.options.clone(), &self.database, config.concurrency);
+        let pool = db::writer_pool(
+            self.options.clone(),
+            self.acquire_timeout,
+            config.concurrency,
+        );
         let (writer, collector) = BatchWriter::new(
             pool,
             &config,
@@ -109,7 +121,7 @@ impl Writers {
 
 /// The share of `total` that the worker in place `place` (of `workers`) gets: as even as
 /// possible, the first places taking the remainder, and never less than 1.
-pub fn share(total: usize, workers: usize, place: usize) -> usize {
+fn share(total: usize, workers: usize, place: usize) -> usize {
     let workers = workers.max(1);
     let extra = usize::from(place % workers < total % workers);
     (total / workers + extra).max(1)
