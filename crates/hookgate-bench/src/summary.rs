@@ -296,10 +296,10 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             r.warnings.join("; "),
         );
     }
+    let labelled = |label: &str| runs.iter().find(|(l, _)| *l == label).map(|(_, r)| r);
     let end_to_end = |label: &str| {
-        runs.iter()
-            .find(|(l, _)| *l == label)
-            .and_then(|(_, r)| r.delivery.as_ref())
+        labelled(label)
+            .and_then(|r| r.delivery.as_ref())
             .map(|d| d.end_to_end_per_sec)
     };
     for (before, name) in [(SEED_DESIGN, "seed design"), (SEED_RELAY, "seed relay")] {
@@ -311,9 +311,9 @@ pub fn run(args: &SummaryArgs) -> anyhow::Result<bool> {
             );
         }
     }
-    if let (Some(text), Some((_, max))) = (
+    if let (Some(text), Some(max)) = (
         std::fs::read_to_string(dir.join("wrk.txt")).ok(),
-        runs.iter().find(|(l, _)| *l == CLOSED_LOOP),
+        labelled(CLOSED_LOOP),
     ) && let (Some(wrk), Some(l)) = (wrk_acked_per_sec(&text), &max.load)
     {
         row(

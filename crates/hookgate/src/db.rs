@@ -43,11 +43,11 @@ pub fn database_name(options: &PgConnectOptions) -> String {
 /// keeping its connections (`writer::Slot`), which come from [`writer_pool`]s, not from
 /// this one.
 pub fn pool(config: &DatabaseConfig) -> anyhow::Result<PgPool> {
-    Ok(PgPoolOptions::new()
-        .max_connections(config.pool_max)
-        .test_before_acquire(false)
-        .acquire_timeout(config.acquire_timeout)
-        .connect_lazy_with(options(&config.url)?))
+    Ok(lazy_pool(
+        options(&config.url)?,
+        config.acquire_timeout,
+        config.pool_max,
+    ))
 }
 
 /// A writer's own pool ([`crate::writer::Writers`]): `slots` connections, opened lazily
@@ -58,8 +58,17 @@ pub fn writer_pool(
     acquire_timeout: std::time::Duration,
     slots: usize,
 ) -> PgPool {
+    lazy_pool(
+        options,
+        acquire_timeout,
+        u32::try_from(slots).unwrap_or(u32::MAX),
+    )
+}
+
+/// The pool both share: lazy, no ping on acquire.
+fn lazy_pool(options: PgConnectOptions, acquire_timeout: std::time::Duration, max: u32) -> PgPool {
     PgPoolOptions::new()
-        .max_connections(u32::try_from(slots).unwrap_or(u32::MAX))
+        .max_connections(max)
         .test_before_acquire(false)
         .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options)

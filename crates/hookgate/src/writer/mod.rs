@@ -6,11 +6,11 @@
 //! transaction) while the next batch accumulates. Each HTTP server worker runs a writer of
 //! its own, on its own thread ([`Writers`]). Each of a writer's commit slots (its share of
 //! `writer.concurrency`) keeps its connection between commits (see [`Slot`]). Only after
-//! the commit is each request answered, so a 200 always means "on disk", and only then are the new
-//! events (with the bodies held here) handed to the relay through the [`Handoff`], so
-//! nothing is published before it is durable and a duplicate is never handed over. No
-//! timer is involved: under load batches grow by themselves, when idle a lone event
-//! commits at once.
+//! the commit is each request answered, so a 200 always means "on disk", and only then
+//! are the new events (with the bodies held here) handed to the relay through the
+//! [`Handoff`], so nothing is published before it is durable and a duplicate is never
+//! handed over. No timer is involved: under load batches grow by themselves, when idle a
+//! lone event commits at once.
 
 use std::{
     collections::HashMap,
