@@ -342,6 +342,14 @@ impl TestApp {
             .expect("ids")
     }
 
+    /// Wait (bounded) until the relay holds a broker connection (`/health/ready`).
+    pub async fn broker_up(&self) {
+        eventually(Duration::from_secs(10), || async {
+            self.get("/health/ready").await.json["broker"] == "ok"
+        })
+        .await;
+    }
+
     /// Wait (bounded) until every stored event was confirmed by the broker.
     pub async fn drained(&self) {
         eventually(Duration::from_secs(20), || async {

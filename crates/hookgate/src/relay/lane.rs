@@ -52,7 +52,12 @@ impl Relay {
         loop {
             let batch = match self.next_batch(&stop, &lost).await {
                 Next::Publish(batch) => batch,
-                Next::Stop => return Ok(()),
+                Next::Stop => {
+                    // Closed here, not by the connection's close: lapin logs a channel
+                    // still open then as a connection error, on every clean stop.
+                    let _ = channel.close(200, "shutdown".into()).await;
+                    return Ok(());
+                }
                 Next::Lost => return Err(BrokerError::LaneLost),
             };
             let outcome = self.publish_batch(&channel, &batch).await;

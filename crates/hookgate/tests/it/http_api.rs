@@ -316,10 +316,7 @@ async fn health_and_metrics() {
         (live.status, live.json.clone()),
         (200, serde_json::json!({"status": "ok"}))
     );
-    eventually(Duration::from_secs(10), || async {
-        app.get("/health/ready").await.json["broker"] == "ok"
-    })
-    .await;
+    app.broker_up().await;
     let ready = app.get("/health/ready").await;
     assert_eq!(
         (ready.status, ready.json["database"].as_str()),

@@ -1,6 +1,7 @@
 //! Audit: run the conformance cases with every log captured (debug for all crates, trace
 //! for hookgate's own) and check that no secret, signature or payload reaches a log line;
-//! and that a verified event the gateway could not store is named at the default level.
+//! that a verified event the gateway could not store is named at the default level; and
+//! that a clean stop logs nothing at WARN or above.
 
 use std::{
     io::Write,
@@ -176,4 +177,41 @@ async fn a_verified_event_that_could_not_be_stored_is_named_at_the_default_level
         (Some("missing_signature"), None),
         "an unverified request names no event"
     );
+}
+
+#[actix_web::test]
+async fn a_clean_stop_after_publishing_logs_no_warning_or_error() {
+    // lapin's own events too: its channels once logged a "connection error" at every stop.
+    let logs = Captured::install("info");
+    let app = spawn_app().await;
+    let inbox = Inbox::bind(&app.settings.exchange, "#").await;
+    app.broker_up().await;
+    for n in 0..3 {
+        let sent = app.send("groq", &format!("evt_clean_stop_{n}"), "t").await;
+        assert_eq!(sent.status, 200, "{sent:?}");
+    }
+    app.drained().await;
+    assert_eq!(inbox.take_all().await.len(), 3, "the events were published");
+    drop(inbox);
+    app.stop().await;
+
+    // From the stop on: the test config's inline secrets are warned of at start. The
+    // stop includes the test kit's broker clean-up, which closes its channels too.
+    let lines = logs.lines();
+    let Some(first) = lines
+        .iter()
+        .position(|l| l["fields"]["message"] == "shutting down: finishing in-flight requests")
+    else {
+        panic!("the stop was not captured: {lines:?}");
+    };
+    let lines = &lines[first..];
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "stopped"),
+        "the stop was captured: {lines:?}"
+    );
+    let loud: Vec<_> = lines
+        .iter()
+        .filter(|l| matches!(l["level"].as_str(), Some("WARN" | "ERROR")))
+        .collect();
+    assert!(loud.is_empty(), "a clean stop logged {loud:?}");
 }
