@@ -22,7 +22,8 @@
 //! queued and ends. [`Writers::stopped`] waits for both kinds of end.
 //!
 //! A gateway opens `max(writer.concurrency, workers)` writer connections, beside
-//! `database.pool_max`.
+//! `database.pool_max`. A writer's connections carry the application name
+//! `hookgate-writer-<place>` (the others `hookgate`).
 
 use std::{
     sync::{
@@ -95,11 +96,12 @@ impl Writers {
             queue = config.queue_capacity,
             "starting a server worker's writer"
         );
-        let pool = db::writer_pool(
-            self.options.clone(),
-            self.acquire_timeout,
-            config.concurrency,
-        );
+        // Named per place, so `pg_stat_activity` tells each worker's commits apart.
+        let options = self
+            .options
+            .clone()
+            .application_name(&format!("hookgate-writer-{place}"));
+        let pool = db::writer_pool(options, self.acquire_timeout, config.concurrency);
         let (writer, collector) = BatchWriter::new(
             pool,
             &config,

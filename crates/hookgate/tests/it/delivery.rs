@@ -105,9 +105,9 @@ async fn fifty_concurrent_copies_one_accepted_one_message() {
     app.stop().await;
 }
 
-/// Two server workers, each with its own writer: copies of one event that reach both
-/// writers at once meet in the database, and each event is still accepted and published
-/// once.
+/// Two server workers, each with its own writer: both take commits, copies of one event
+/// that reach both writers at once meet in the database, and each event is still accepted
+/// and published once.
 #[actix_web::test]
 async fn copies_spread_over_two_workers_writers_one_accepted_one_message_each() {
     let mut settings = Settings::new();
@@ -121,6 +121,17 @@ async fn copies_spread_over_two_workers_writers_one_accepted_one_message_each() 
         .map(|id| app.send("groq", id, "t.x"));
     let answers = futures_util::future::join_all(sends).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
+    // Both workers committed: each writer's connection is named for its place, and
+    // kept open between commits.
+    let writers: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT application_name FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name LIKE 'hookgate-writer-%'
+         ORDER BY 1",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("pg_stat_activity");
+    assert_eq!(writers, ["hookgate-writer-0", "hookgate-writer-1"]);
     let accepted: Vec<&str> = answers
         .iter()
         .filter(|a| a.json["status"] == "accepted")
