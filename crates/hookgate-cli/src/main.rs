@@ -17,13 +17,6 @@ use commands::{
     bench, check_config, explain, healthcheck, migrate, presets, replay, send, serve, sign,
 };
 
-/// The process allocator: mimalloc, not glibc's. The gateway allocates and frees each
-/// body (1 KiB and up) on one thread and often frees it on another (the relay), which
-/// glibc's allocator pays for in `malloc_consolidate` and arena locks: mimalloc cut the
-/// gateway's CPU per event by about a tenth (BENCHMARKS.md, twelfth session).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// hookgate: verify, deduplicate and publish inbound webhooks.
 #[derive(Debug, Parser)]
 #[command(name = "hookgate", version, about)]

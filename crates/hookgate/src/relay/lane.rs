@@ -14,7 +14,7 @@ use lapin::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::{BrokerError, CONFIRM_TIMEOUT, Inputs, NACK_RETRY, Relay};
+use super::{BrokerError, CLOSE_TIMEOUT, CONFIRM_TIMEOUT, Inputs, NACK_RETRY, Relay};
 use crate::{
     handoff::{Batch, Committed},
     store,
@@ -53,9 +53,7 @@ impl Relay {
             let batch = match self.next_batch(&stop, &lost).await {
                 Next::Publish(batch) => batch,
                 Next::Stop => {
-                    // Closed here, not by the connection's close: lapin logs a channel
-                    // still open then as a connection error, on every clean stop.
-                    let _ = channel.close(200, "shutdown".into()).await;
+                    close(&channel).await;
                     return Ok(());
                 }
                 Next::Lost => return Err(BrokerError::LaneLost),
@@ -258,6 +256,19 @@ impl Relay {
         self.ledger.confirmed(acked);
         self.release(&unconfirmed).await;
         Err(reason)
+    }
+}
+
+/// Close a stopping lane's channel, bounded by [`CLOSE_TIMEOUT`]. Closed here, before the
+/// connection: a dropped channel's own close would race the connection's, and lapin logs
+/// the loser as a connection error, on every clean stop. A broker that blocked the
+/// connection (an alarm) never answers, so the wait is bounded; the connection's close
+/// follows either way.
+async fn close(channel: &Channel) {
+    match tokio::time::timeout(CLOSE_TIMEOUT, channel.close(200, "shutdown".into())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::debug!(%error, "relay channel close failed"),
+        Err(_) => tracing::debug!("relay channel close not acknowledged in time"),
     }
 }
 

@@ -50,6 +50,10 @@ use crate::{
 
 /// How long a lane waits for the broker to confirm a batch before giving up on the channel.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait at shutdown for the broker to acknowledge a lane's channel close (the
+/// lanes close theirs at once, then the connection's close has 5 s: both within the
+/// app's 10 s limit for the relay's stop).
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest pause between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Nacked rows are retried after this.

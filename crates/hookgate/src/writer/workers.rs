@@ -23,7 +23,8 @@
 //!
 //! A gateway opens `max(writer.concurrency, workers)` writer connections, beside
 //! `database.pool_max`. A writer's connections carry the application name
-//! `hookgate-writer-<place>` (the others `hookgate`).
+//! `hookgate-writer-<place>`, its place in the order the writers started (the others
+//! `hookgate`).
 
 use std::{
     sync::{

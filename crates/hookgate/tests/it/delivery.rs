@@ -121,8 +121,8 @@ async fn copies_spread_over_two_workers_writers_one_accepted_one_message_each() 
         .map(|id| app.send("groq", id, "t.x"));
     let answers = futures_util::future::join_all(sends).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
-    // Both workers committed: each writer's connection is named for its place, and
-    // kept open between commits.
+    // Both workers' writers took commits: each writer's connection is named for its
+    // place, and kept open between commits.
     let writers: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT application_name FROM pg_stat_activity
          WHERE datname = current_database() AND application_name LIKE 'hookgate-writer-%'
