@@ -342,10 +342,11 @@ impl TestApp {
             .expect("ids")
     }
 
-    /// Wait (bounded) until the relay holds a broker connection (`/health/ready`).
-    pub async fn broker_up(&self) {
+    /// Wait (bounded) until `/health/ready` reports the broker `state`: `ok` once the
+    /// relay holds a broker connection, `down` once it lost it.
+    pub async fn broker_is(&self, state: &str) {
         eventually(Duration::from_secs(10), || async {
-            self.get("/health/ready").await.json["broker"] == "ok"
+            self.get("/health/ready").await.json["broker"] == state
         })
         .await;
     }

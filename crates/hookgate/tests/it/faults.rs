@@ -10,16 +10,8 @@ use crate::{helpers::*, proxy::Proxy};
 async fn gateway_behind(amqp: &Proxy, mut settings: Settings) -> TestApp {
     settings.amqp_url = format!("amqp://guest:guest@{}/%2f", amqp.addr());
     let app = spawn_app_with(settings).await;
-    broker_is(&app, "ok").await;
+    app.broker_is("ok").await;
     app
-}
-
-/// Wait until `/health/ready` reports the broker `ok` or `down`.
-async fn broker_is(app: &TestApp, state: &str) {
-    eventually(Duration::from_secs(10), || async {
-        app.get("/health/ready").await.json["broker"] == state
-    })
-    .await;
 }
 
 /// Send each event, one at a time; each must be answered 200 `accepted`.
@@ -49,7 +41,7 @@ async fn broker_outage_keeps_acknowledging_and_delivers_after() {
     let app = gateway_behind(&amqp, Settings::new()).await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
     amqp.cut();
-    broker_is(&app, "down").await;
+    app.broker_is("down").await;
     let ids: Vec<String> = (0..30).map(|i| format!("evt_outage_{i}")).collect();
     accept_each(&app, &ids, "during.outage").await;
     assert_eq!(app.pending().await, ids.len() as i64, "waiting in Postgres");

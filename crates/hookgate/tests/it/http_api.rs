@@ -316,7 +316,7 @@ async fn health_and_metrics() {
         (live.status, live.json.clone()),
         (200, serde_json::json!({"status": "ok"}))
     );
-    app.broker_up().await;
+    app.broker_is("ok").await;
     let ready = app.get("/health/ready").await;
     assert_eq!(
         (ready.status, ready.json["database"].as_str()),

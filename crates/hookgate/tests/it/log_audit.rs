@@ -185,7 +185,7 @@ async fn a_clean_stop_after_publishing_logs_no_warning_or_error() {
     let logs = Captured::install("info");
     let app = spawn_app().await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
-    app.broker_up().await;
+    app.broker_is("ok").await;
     for n in 0..3 {
         let sent = app.send("groq", &format!("evt_clean_stop_{n}"), "t").await;
         assert_eq!(sent.status, 200, "{sent:?}");

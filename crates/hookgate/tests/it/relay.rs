@@ -20,7 +20,7 @@ fn counter(app: &TestApp, name: &str) -> u64 {
 async fn committed_events_are_published_from_memory_and_their_rows_deleted() {
     let app = spawn_app().await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
-    app.broker_up().await;
+    app.broker_is("ok").await;
     let ids: Vec<String> = (0..20).map(|i| format!("evt_mem_{i}")).collect();
     for id in &ids {
         assert_eq!(app.send("groq", id, "mem.path").await.status, 200);
@@ -49,7 +49,7 @@ async fn committed_events_are_published_from_memory_and_their_rows_deleted() {
 async fn a_stop_deletes_every_confirmed_row() {
     let mut app = spawn_app().await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
-    app.broker_up().await;
+    app.broker_is("ok").await;
     for i in 0..30 {
         let id = format!("evt_stop_{i}");
         assert_eq!(app.send("groq", &id, "stop.path").await.status, 200);
@@ -67,7 +67,7 @@ async fn a_stop_deletes_every_confirmed_row() {
 async fn rows_whose_lease_expired_are_republished_by_the_sweep() {
     let app = spawn_app().await;
     let inbox = Inbox::bind(&app.settings.exchange, "#").await;
-    app.broker_up().await;
+    app.broker_is("ok").await;
     // What a gateway that crashed between commit and confirm leaves behind: an event
     // whose outbox row was leased to its in-memory path, and the lease has ended.
     // A zero lease makes the outbox row due at once, as an expired one is.
@@ -93,7 +93,7 @@ async fn rows_whose_lease_expired_are_republished_by_the_sweep() {
 #[actix_web::test]
 async fn nacked_events_stay_in_the_outbox_and_are_retried() {
     let app = spawn_app().await;
-    app.broker_up().await;
+    app.broker_is("ok").await;
     // A queue that holds one message and makes the broker nack publishes beyond it.
     let connection = Connection::connect(hookgate_testkit::AMQP, Default::default())
         .await
